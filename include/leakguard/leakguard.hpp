@@ -1,0 +1,7 @@
+// leakguard: allocation tracing for C++ tests. The one header to include.
+#pragma once
+
+#include "leakguard/attribution.hpp"
+#include "leakguard/snapshot.hpp"
+#include "leakguard/traceback.hpp"
+#include "leakguard/tracing.hpp"

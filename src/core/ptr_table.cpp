@@ -1,0 +1,119 @@
+#include "ptr_table.hpp"
+
+#include "raw_memory.hpp"
+
+namespace leakguard::detail {
+
+std::size_t PtrTable::next_capacity(std::size_t cap) noexcept {
+  if (cap < 64) return 64;
+  // 64, 96, 128, 192, 256, ...: alternately x1.5 and x4/3.
+  const bool power_of_two = (cap & (cap - 1)) == 0;
+  return power_of_two ? cap + cap / 2 : cap / 3 * 4;
+}
+
+bool PtrTable::grow() noexcept {
+  const std::size_t new_cap = next_capacity(capacity_);
+  auto* fresh = static_cast<BlockEntry*>(raw_alloc(new_cap * sizeof(BlockEntry)));
+  if (fresh == nullptr) return false;
+  BlockEntry* old = slots_;
+  const std::size_t old_cap = capacity_;
+  slots_ = fresh;
+  capacity_ = new_cap;
+  for (std::size_t i = 0; i < old_cap; ++i) {
+    if (old[i].key == 0) continue;
+    std::size_t j = home(old[i].key & kAddrMask);
+    while (slots_[j].key != 0) j = next(j);
+    slots_[j].meta = old[i].meta;
+    slots_[j].key = old[i].key;
+  }
+  raw_free(old, old_cap * sizeof(BlockEntry));
+  return true;
+}
+
+PtrTable::InsertResult PtrTable::insert(std::uint64_t akey, std::uint64_t tag, std::uint64_t meta,
+                                        BlockEntry* replaced) noexcept {
+  // Load stays at or below 3/4.
+  if (LG_UNLIKELY((count_ + 1) * 4 > capacity_ * 3) && !grow()) {
+    if (capacity_ == 0 || count_ + 1 >= capacity_) return InsertResult::kNoMemory;
+  }
+  std::size_t i = home(akey);
+  while (slots_[i].key != 0) {
+    if ((slots_[i].key & kAddrMask) == akey) {
+      *replaced = slots_[i];
+      slots_[i].meta = meta;
+      slots_[i].key = make_key(akey, tag);
+      return InsertResult::kReplaced;
+    }
+    i = next(i);
+  }
+  slots_[i].meta = meta;
+  slots_[i].key = make_key(akey, tag);
+  ++count_;
+  return InsertResult::kInserted;
+}
+
+const BlockEntry* PtrTable::find(std::uint64_t akey) const noexcept {
+  if (count_ == 0) return nullptr;
+  for (std::size_t i = home(akey); slots_[i].key != 0; i = next(i)) {
+    if ((slots_[i].key & kAddrMask) == akey) return &slots_[i];
+  }
+  return nullptr;
+}
+
+BlockEntry* PtrTable::find_mutable(std::uint64_t akey) noexcept {
+  return const_cast<BlockEntry*>(static_cast<const PtrTable*>(this)->find(akey));
+}
+
+bool PtrTable::erase(std::uint64_t akey, BlockEntry* out) noexcept {
+  if (count_ == 0) return false;
+  std::size_t i = home(akey);
+  for (;; i = next(i)) {
+    if (slots_[i].key == 0) return false;
+    if ((slots_[i].key & kAddrMask) == akey) break;
+  }
+  *out = slots_[i];
+  // Backward-shift: pull later members of the cluster into the hole unless that would move them
+  // before their home slot.
+  std::size_t hole = i;
+  for (std::size_t j = next(i);; j = next(j)) {
+    if (slots_[j].key == 0) break;
+    const std::size_t h = home(slots_[j].key & kAddrMask);
+    const bool stays = hole <= j ? (hole < h && h <= j) : (hole < h || h <= j);
+    if (stays) continue;
+    slots_[hole] = slots_[j];
+    hole = j;
+  }
+  slots_[hole].key = 0;
+  slots_[hole].meta = 0;
+  --count_;
+  return true;
+}
+
+void PtrTable::reset() noexcept {
+  raw_free(slots_, capacity_ * sizeof(BlockEntry));
+  slots_ = nullptr;
+  capacity_ = 0;
+  count_ = 0;
+}
+
+std::uint64_t PtrTable::repair() noexcept {
+  BlockEntry* old = slots_;
+  const std::size_t old_cap = capacity_;
+  slots_ = nullptr;
+  capacity_ = 0;
+  count_ = 0;
+  std::uint64_t bytes = 0;
+  for (std::size_t i = 0; i < old_cap; ++i) {
+    if (old[i].key == 0) continue;
+    BlockEntry dup;
+    const std::uint64_t akey = old[i].key & kAddrMask;
+    if (find(akey) != nullptr) continue;
+    if (insert(akey, key_tag(old[i].key), old[i].meta, &dup) == InsertResult::kInserted) {
+      bytes += meta_size(old[i].meta);
+    }
+  }
+  raw_free(old, old_cap * sizeof(BlockEntry));
+  return bytes;
+}
+
+}  // namespace leakguard::detail

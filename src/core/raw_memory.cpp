@@ -1,0 +1,49 @@
+#include "raw_memory.hpp"
+
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+
+namespace leakguard::detail {
+namespace {
+std::atomic<std::size_t> g_raw_bytes{0};
+std::atomic<int> g_injected_failures{0};
+
+std::size_t round_to_pages(std::size_t bytes) {
+  static const std::size_t page = static_cast<std::size_t>(sysconf(_SC_PAGESIZE));
+  return (bytes + page - 1) / page * page;
+}
+}  // namespace
+
+void* raw_alloc(std::size_t bytes) noexcept {
+  if (g_injected_failures.load(std::memory_order_relaxed) > 0 &&
+      g_injected_failures.fetch_sub(1, std::memory_order_relaxed) > 0) {
+    return nullptr;
+  }
+  const int saved_errno = errno;
+  const std::size_t size = round_to_pages(bytes);
+  void* p = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  errno = saved_errno;
+  if (p == MAP_FAILED) return nullptr;
+  g_raw_bytes.fetch_add(size, std::memory_order_relaxed);
+  return p;
+}
+
+void raw_free(void* ptr, std::size_t bytes) noexcept {
+  if (ptr == nullptr) return;
+  const int saved_errno = errno;
+  const std::size_t size = round_to_pages(bytes);
+  munmap(ptr, size);
+  errno = saved_errno;
+  g_raw_bytes.fetch_sub(size, std::memory_order_relaxed);
+}
+
+std::size_t raw_bytes_in_use() noexcept { return g_raw_bytes.load(std::memory_order_relaxed); }
+
+void raw_inject_failures(int count) noexcept {
+  g_injected_failures.store(count, std::memory_order_relaxed);
+}
+
+}  // namespace leakguard::detail

@@ -1,0 +1,17 @@
+// Memory for the tracer's own tables. It comes from mmap, never from malloc, so that the tracer
+// cannot recurse into itself and its tables are never mistaken for program data.
+#pragma once
+#include <cstddef>
+
+namespace leakguard::detail {
+
+// Zero-filled, page-granular. Returns nullptr when the system refuses (errno is preserved).
+void* raw_alloc(std::size_t bytes) noexcept;
+void raw_free(void* ptr, std::size_t bytes) noexcept;
+// Bytes currently mapped by raw_alloc, rounded to pages: the tracer's own footprint.
+std::size_t raw_bytes_in_use() noexcept;
+
+// Test hook: the next `count` raw_alloc calls fail as if mmap had refused.
+void raw_inject_failures(int count) noexcept;
+
+}  // namespace leakguard::detail

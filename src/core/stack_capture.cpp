@@ -1,0 +1,196 @@
+#include "stack_capture.hpp"
+
+#include <fcntl.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstring>
+
+#include "cfi.hpp"
+#include "config.hpp"
+#include "modules.hpp"
+
+extern "C" void* __libc_stack_end;
+
+namespace leakguard::detail {
+namespace {
+
+// Per-return-address rule cache. Slots are claimed with a CAS on the pc and filled afterwards; a
+// reader that finds a claimed but unfilled slot computes the rule itself. Never cleared: code
+// addresses of a module stay valid for as long as it is loaded, and after a dlclose a stale rule
+// can only make a walk stop early, never read outside the stack (every read is bounds-checked).
+struct RuleSlot {
+  std::atomic<std::uintptr_t> pc;
+  std::atomic<std::uint64_t> rule;
+};
+constexpr std::size_t kRuleSlots = 1 << 14;
+constexpr int kMaxProbe = 16;
+RuleSlot g_rules[kRuleSlots];
+
+std::size_t rule_hash(std::uintptr_t pc) { return (pc * 0x9E3779B97F4A7C15ull) >> 50; }
+
+FrameRule rule_for(std::uintptr_t pc) {
+  std::size_t i = rule_hash(pc);
+  for (int probe = 0; probe < kMaxProbe; ++probe, i = (i + 1) & (kRuleSlots - 1)) {
+    const std::uintptr_t slot_pc = g_rules[i].pc.load(std::memory_order_acquire);
+    if (slot_pc == pc) {
+      const std::uint64_t bits = g_rules[i].rule.load(std::memory_order_acquire);
+      if (bits != 0) return FrameRule::unpack(bits);
+      break;
+    }
+    if (slot_pc != 0) continue;
+    const Module* m = find_module(pc);
+    FrameRule computed;
+    computed.kind = FrameRule::kUnsupported;
+    if (m != nullptr) computed = compute_frame_rule(*m, pc);
+    std::uintptr_t expected = 0;
+    if (g_rules[i].pc.compare_exchange_strong(expected, pc, std::memory_order_acq_rel)) {
+      g_rules[i].rule.store(computed.pack(), std::memory_order_release);
+    }
+    return computed;
+  }
+  // Cache full around this slot or being filled: compute without caching.
+  FrameRule computed;
+  computed.kind = FrameRule::kUnsupported;
+  if (const Module* m = find_module(pc)) computed = compute_frame_rule(*m, pc);
+  return computed;
+}
+
+LG_ALWAYS_INLINE bool trusted_frame(std::uintptr_t pc) {
+  if (in_trusted_executable(pc)) return true;
+  const Module* m = find_module(pc);
+  return m == nullptr || m->fp_trusted;
+}
+
+LG_ALWAYS_INLINE std::uintptr_t load(std::uintptr_t addr) {
+  return *reinterpret_cast<const std::uintptr_t*>(addr);
+}
+
+std::uintptr_t parse_hex(const char*& p) {
+  std::uintptr_t v = 0;
+  for (;; ++p) {
+    const char c = *p;
+    int d;
+    if (c >= '0' && c <= '9') d = c - '0';
+    else if (c >= 'a' && c <= 'f') d = c - 'a' + 10;
+    else return v;
+    v = v * 16 + static_cast<std::uintptr_t>(d);
+  }
+}
+
+// Finds the mapping containing addr in /proc/self/maps with raw syscalls (no stdio, no malloc).
+StackBounds mapping_containing(std::uintptr_t addr) {
+  StackBounds result;
+  const int fd = static_cast<int>(syscall(SYS_openat, AT_FDCWD, "/proc/self/maps", O_RDONLY | O_CLOEXEC));
+  if (fd < 0) return result;
+  char buf[4096];
+  std::size_t have = 0;
+  bool done = false;
+  while (!done) {
+    const ssize_t got = syscall(SYS_read, fd, buf + have, sizeof buf - 1 - have);
+    if (got <= 0) break;
+    have += static_cast<std::size_t>(got);
+    buf[have] = '\0';
+    char* line = buf;
+    for (char* nl; (nl = std::strchr(line, '\n')) != nullptr; line = nl + 1) {
+      const char* p = line;
+      const std::uintptr_t lo = parse_hex(p);
+      if (*p++ != '-') continue;
+      const std::uintptr_t hi = parse_hex(p);
+      if (lo <= addr && addr < hi) {
+        result = {lo, hi};
+        done = true;
+        break;
+      }
+    }
+    const std::size_t rest = have - static_cast<std::size_t>(line - buf);
+    std::memmove(buf, line, rest);
+    have = rest;
+    if (have == sizeof buf - 1) have = 0;  // an absurdly long line: drop it
+  }
+  syscall(SYS_close, fd);
+  return result;
+}
+
+}  // namespace
+
+std::uint64_t finalize_stack_hash(std::uint64_t h, std::uint32_t n) noexcept {
+  h ^= n;
+  h ^= h >> 33;
+  h *= 0xff51afd7ed558ccdull;
+  h ^= h >> 33;
+  h *= 0xc4ceb9fe1a85ec53ull;
+  h ^= h >> 33;
+  return h;
+}
+
+StackBounds current_thread_stack_bounds() noexcept {
+  const int saved_errno = errno;
+  const auto here = reinterpret_cast<std::uintptr_t>(__builtin_frame_address(0));
+  StackBounds b;
+  const auto top = reinterpret_cast<std::uintptr_t>(__libc_stack_end);
+  if (getpid() == static_cast<pid_t>(syscall(SYS_gettid)) && here < top) {
+    // The initial thread's stack grows down from __libc_stack_end, contiguously, up to its rlimit.
+    rlimit rl{};
+    std::uintptr_t size = std::uintptr_t{1} << 30;
+    if (getrlimit(RLIMIT_STACK, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < size) {
+      size = rl.rlim_cur;
+    }
+    b = {top > size ? top - size : 0, top};
+  } else {
+    b = mapping_containing(here);
+  }
+  errno = saved_errno;
+  return b;
+}
+
+std::uint32_t capture_stack(std::uintptr_t entry_fp, const StackBounds& bounds, std::uint32_t max,
+                            std::uintptr_t* out, std::uint64_t* hash) noexcept {
+  // State of the frame being unwound: the return address into it, its stack pointer right after
+  // that return, and its frame-pointer register.
+  std::uintptr_t pc = load(entry_fp + sizeof(void*));
+  std::uintptr_t sp = entry_fp + 2 * sizeof(void*);
+  std::uintptr_t fp = load(entry_fp);
+  const std::uintptr_t lo = entry_fp, hi = bounds.hi;
+  std::uint64_t h = 0;
+  std::uint32_t n = 0;
+  // Off the known stack (sigaltstack, fibers) only the entry point's own record is safe to read.
+  const bool walkable = bounds.lo <= entry_fp && entry_fp < hi;
+  while (n < max) {
+    out[n++] = pc;
+    h = ((h << 5) | (h >> 59)) ^ pc;
+    if (!walkable || n == max) break;
+    std::uintptr_t next_pc, next_sp, next_fp;
+    FrameRule rule;
+    if (trusted_frame(pc) || (rule = rule_for(pc)).kind != FrameRule::kCfa) {
+      // Frame-pointer step: fp points at {caller's fp, return address}.
+      if (fp < sp || fp + 2 * sizeof(void*) > hi || (fp & 15) != 0) break;
+      next_pc = load(fp + sizeof(void*));
+      next_sp = fp + 2 * sizeof(void*);
+      next_fp = load(fp);
+    } else {
+      const std::uintptr_t cfa = (rule.cfa_from_fp ? fp : sp) + static_cast<std::intptr_t>(rule.cfa_off);
+      const std::uintptr_t ra_at = cfa + static_cast<std::intptr_t>(rule.ra_off);
+      if (cfa <= sp || ra_at < lo || ra_at + sizeof(void*) > hi) break;
+      next_pc = load(ra_at);
+      next_sp = cfa;
+      next_fp = fp;
+      if (rule.fp_saved) {
+        const std::uintptr_t fp_at = cfa + static_cast<std::intptr_t>(rule.fp_off);
+        if (fp_at < lo || fp_at + sizeof(void*) > hi) break;
+        next_fp = load(fp_at);
+      }
+    }
+    if (next_pc < 4096 || next_sp <= sp) break;
+    pc = next_pc;
+    sp = next_sp;
+    fp = next_fp;
+  }
+  *hash = finalize_stack_hash(h, n);
+  return n;
+}
+
+}  // namespace leakguard::detail

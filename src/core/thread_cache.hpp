@@ -1,0 +1,54 @@
+// Per-thread tracing state. Each thread that allocates owns a ThreadCache: its own table of the
+// blocks it allocated and the bytes they hold. The owner updates it with plain stores; the only
+// cross-thread traffic on the fast path is reading the `stop` flag (see world.hpp), so threads
+// never contend with each other on a cache line while allocating.
+#pragma once
+#include <sys/types.h>
+
+#include <atomic>
+#include <cstdint>
+
+#include "ptr_table.hpp"
+#include "stack_capture.hpp"
+
+namespace leakguard::detail {
+
+// Frees of blocks this thread does not own (allocated by another thread, or before tracing
+// started) are batched: the block's memory is released only once the batch has been matched
+// against the other tables, so its address cannot be reused while a stale record still names it.
+constexpr std::uint32_t kMaxPendingFrees = 64;
+constexpr std::uint64_t kMaxPendingBytes = 256 * 1024;
+
+struct alignas(64) ThreadCache {
+  enum State : std::uint32_t { kOwned = 1, kPooled = 2, kShared = 3 };
+
+  // Written by the owner around each update; read by a thread stopping the world.
+  std::atomic<std::uint32_t> busy{0};
+  std::atomic<std::uint32_t> state{kPooled};
+  std::uint32_t index = 0;
+  pid_t owner_tid = 0;
+
+  // Owner-private, or anyone's while the world is stopped (or the shared lock is held, for the
+  // shared cache).
+  PtrTable table;
+  std::atomic<std::int64_t> bytes{0};  // sum of sizes in `table`; read racily by peak tracking
+  std::atomic<std::int64_t> limit{0};  // bytes may grow to here before peak is re-checked
+  std::uint32_t npending = 0;
+  std::uint64_t pending_bytes = 0;
+  void* pending[kMaxPendingFrees];
+};
+
+struct ThreadState {
+  ThreadCache* cache;
+  // Nonzero while this thread runs tracer code or a muted section: its allocations then pass
+  // straight to glibc untraced. This is what keeps the tracer from recursing, and what keeps a
+  // signal handler that allocates from re-entering a half-finished update.
+  std::uint32_t mute;
+  bool exiting;      // the cache was handed back at thread exit; use the shared cache
+  bool has_bounds;
+  StackBounds bounds;
+};
+
+extern __thread ThreadState t_state __attribute__((tls_model("initial-exec")));
+
+}  // namespace leakguard::detail

@@ -1,0 +1,490 @@
+#include "tracer.hpp"
+
+#include <cerrno>
+
+#include "block_entry.hpp"
+#include "modules.hpp"
+#include "raw_memory.hpp"
+#include "real_alloc.hpp"
+#include "side_table.hpp"
+#include "stack_capture.hpp"
+#include "stack_table.hpp"
+#include "world.hpp"
+
+namespace leakguard::detail {
+
+TracerFlags g_flags;
+
+namespace {
+
+constexpr std::uint32_t kMaxFrames = 128;
+
+std::atomic<std::int64_t> g_peak{0};
+// Totals of what lives outside the per-thread tables, kept as atomics so that peak tracking can
+// read them without a lock.
+std::atomic<std::int64_t> g_side_bytes{0};
+std::atomic<std::uint32_t> g_side_heap_blocks{0};
+std::atomic<std::uint32_t> g_shared_blocks{0};
+std::atomic<std::uint64_t> g_lost_blocks{0};
+std::atomic<std::uint64_t> g_lost_bytes{0};
+std::atomic<bool> g_modules_loaded{false};
+
+class ErrnoKeeper {
+ public:
+  ErrnoKeeper() noexcept : saved_(errno) {}
+  ~ErrnoKeeper() { errno = saved_; }
+
+ private:
+  int saved_;
+};
+
+class MuteScope {
+ public:
+  MuteScope() noexcept { ++t_state.mute; }
+  ~MuteScope() { --t_state.mute; }
+};
+
+void count_lost(std::uint64_t size) {
+  g_lost_blocks.fetch_add(1, std::memory_order_relaxed);
+  g_lost_bytes.fetch_add(size, std::memory_order_relaxed);
+}
+
+std::int64_t racy_total() {
+  std::int64_t total = g_side_bytes.load(std::memory_order_relaxed) +
+                       shared_cache().bytes.load(std::memory_order_relaxed);
+  const std::uint32_t n = cache_count();
+  for (std::uint32_t i = 0; i < n; ++i) total += cache_at(i)->bytes.load(std::memory_order_relaxed);
+  return total;
+}
+
+// Raises the global peak to the current total if needed, then gives `self` a new limit. Limits
+// split the headroom below the peak between owning threads, so a thread re-checks the peak only
+// when its share runs out: in steady state (below the peak) this is never on the fast path, and a
+// single thread growing to a new peak is counted exactly. Two threads growing at the very same
+// instant can miss each other's last allocation in the peak; they never overstate it.
+void update_peak(ThreadCache* self) {
+  const std::int64_t total = racy_total();
+  std::int64_t peak = g_peak.load(std::memory_order_relaxed);
+  while (total > peak && !g_peak.compare_exchange_weak(peak, total, std::memory_order_relaxed)) {
+  }
+  if (total > peak) peak = total;
+  if (self == nullptr || self->state.load(std::memory_order_relaxed) != ThreadCache::kOwned) return;
+  const std::uint32_t owners = owned_cache_count() > 0 ? owned_cache_count() : 1;
+  const std::int64_t share = peak > total ? (peak - total) / owners : 0;
+  self->limit.store(self->bytes.load(std::memory_order_relaxed) + share, std::memory_order_relaxed);
+  const std::uint32_t n = cache_count();
+  for (std::uint32_t i = 0; i < n; ++i) {
+    ThreadCache* other = cache_at(i);
+    if (other == self) continue;
+    const std::int64_t cap = other->bytes.load(std::memory_order_relaxed) + share;
+    if (other->limit.load(std::memory_order_relaxed) > cap) {
+      other->limit.store(cap, std::memory_order_relaxed);
+    }
+  }
+}
+
+void insert_owned(ThreadCache* tc, std::uintptr_t addr, std::uint64_t size, std::uint32_t stack_id) {
+  while (!owner_enter(tc)) {
+  }
+  if (!tracing_enabled()) {
+    owner_exit(tc);
+    return;
+  }
+  BlockEntry replaced;
+  const auto result = tc->table.insert(addr_key(addr), 0, make_meta(size, stack_id), &replaced);
+  std::int64_t now = tc->bytes.load(std::memory_order_relaxed);
+  if (result == PtrTable::InsertResult::kInserted) {
+    now += static_cast<std::int64_t>(size);
+  } else if (result == PtrTable::InsertResult::kReplaced) {
+    now += static_cast<std::int64_t>(size) - static_cast<std::int64_t>(meta_size(replaced.meta));
+  }
+  tc->bytes.store(now, std::memory_order_relaxed);
+  owner_exit(tc);
+  if (result == PtrTable::InsertResult::kNoMemory) {
+    count_lost(size);
+  } else if (now > tc->limit.load(std::memory_order_relaxed)) {
+    update_peak(tc);
+  }
+}
+
+// For threads without a cache (exiting, or none could be made) and blocks the 16-byte entry
+// cannot hold. Both go through a lock; neither is on the common path.
+void insert_elsewhere(std::uintptr_t addr, std::uint64_t size, std::uint32_t stack_id) {
+  if (addr_encodable(addr) && size <= kMaxInlineSize) {
+    ThreadCache& sc = shared_cache();
+    SpinGuard guard(shared_lock());
+    if (!tracing_enabled()) return;
+    BlockEntry replaced;
+    const auto result = sc.table.insert(addr_key(addr), 0, make_meta(size, stack_id), &replaced);
+    if (result == PtrTable::InsertResult::kNoMemory) {
+      count_lost(size);
+      return;
+    }
+    std::int64_t delta = static_cast<std::int64_t>(size);
+    if (result == PtrTable::InsertResult::kReplaced) {
+      delta -= static_cast<std::int64_t>(meta_size(replaced.meta));
+    } else {
+      g_shared_blocks.fetch_add(1, std::memory_order_relaxed);
+    }
+    sc.bytes.fetch_add(delta, std::memory_order_relaxed);
+  } else {
+    SpinGuard guard(side_lock());
+    if (!tracing_enabled()) return;
+    SideEntry replaced;
+    const auto result = side_table().insert(0, addr, size, stack_id, &replaced);
+    if (result == SideTable::Result::kNoMemory) {
+      count_lost(size);
+      return;
+    }
+    std::int64_t delta = static_cast<std::int64_t>(size);
+    if (result == SideTable::Result::kReplaced) {
+      delta -= static_cast<std::int64_t>(replaced.size);
+    } else {
+      g_side_heap_blocks.fetch_add(1, std::memory_order_relaxed);
+    }
+    g_side_bytes.fetch_add(delta, std::memory_order_relaxed);
+  }
+  update_peak(nullptr);
+}
+
+// Removes addr from whichever table holds it. Only with the world stopped.
+bool forget_anywhere(const StoppedWorld& world, std::uintptr_t addr, ForgottenBlock* out) {
+  bool found = false;
+  if (addr_encodable(addr)) {
+    world.for_each_cache([&](ThreadCache& tc) {
+      BlockEntry e;
+      if (found || !tc.table.erase(addr_key(addr), &e)) return;
+      found = true;
+      tc.bytes.fetch_sub(static_cast<std::int64_t>(meta_size(e.meta)), std::memory_order_relaxed);
+      if (tc.state.load(std::memory_order_relaxed) == ThreadCache::kShared) {
+        g_shared_blocks.fetch_sub(1, std::memory_order_relaxed);
+      }
+      *out = ForgottenBlock{true, meta_size(e.meta), meta_stack(e.meta), key_tag(e.key)};
+    });
+  }
+  if (!found) {
+    SideEntry e;
+    if (side_table().erase(0, addr, &e)) {
+      found = true;
+      g_side_bytes.fetch_sub(static_cast<std::int64_t>(e.size), std::memory_order_relaxed);
+      g_side_heap_blocks.fetch_sub(1, std::memory_order_relaxed);
+      *out = ForgottenBlock{true, e.size, e.stack_id, 0};
+    }
+  }
+  return found;
+}
+
+// Completes every thread's deferred frees. Runs inside each world stop, so readers never see a
+// block the program has already freed.
+void drain_pending(const StoppedWorld& world) noexcept {
+  world.for_each_cache([&](ThreadCache& tc) {
+    for (std::uint32_t i = 0; i < tc.npending; ++i) {
+      ForgottenBlock ignored;
+      forget_anywhere(world, reinterpret_cast<std::uintptr_t>(tc.pending[i]), &ignored);
+      __libc_free(tc.pending[i]);
+    }
+    tc.npending = 0;
+    tc.pending_bytes = 0;
+  });
+}
+
+// True when no table but `tc`'s could hold a block: then a block tc does not know is untraced.
+bool only_cache(const ThreadCache* tc) {
+  return cache_count() == 1 && cache_at(0) == tc &&
+         g_shared_blocks.load(std::memory_order_relaxed) == 0 &&
+         g_side_heap_blocks.load(std::memory_order_relaxed) == 0;
+}
+
+bool forget_synchronously(std::uintptr_t addr, ForgottenBlock* out) {
+  StoppedWorld world;
+  return forget_anywhere(world, addr, out);
+}
+
+}  // namespace
+
+void record_alloc(void* ptr, std::size_t size, std::uintptr_t entry_fp) noexcept {
+  ThreadState& ts = t_state;
+  if (ts.mute != 0) return;
+  MuteScope mute;
+  ErrnoKeeper errno_keeper;
+  ThreadCache* tc = ts.cache != nullptr ? ts.cache : acquire_thread_cache();
+  if (LG_UNLIKELY(!ts.has_bounds)) {
+    ts.bounds = current_thread_stack_bounds();
+    ts.has_bounds = true;
+  }
+  std::uintptr_t frames[kMaxFrames];
+  std::uint64_t hash;
+  const std::uint32_t n =
+      capture_stack(entry_fp, ts.bounds, g_flags.nframe.load(std::memory_order_relaxed), frames, &hash);
+  const std::uint32_t stack_id = intern_stack(frames, n, hash);
+  const auto addr = reinterpret_cast<std::uintptr_t>(ptr);
+  if (LG_LIKELY(tc != nullptr && addr_encodable(addr) && size <= kMaxInlineSize)) {
+    insert_owned(tc, addr, size, stack_id);
+  } else {
+    insert_elsewhere(addr, size, stack_id);
+  }
+}
+
+bool record_free(void* ptr) noexcept {
+  ThreadState& ts = t_state;
+  // A free from inside the tracer (or a signal handler interrupting it) is of a block the tracer
+  // never recorded, or must not be touched mid-update: pass it through.
+  if (ts.mute != 0) return true;
+  MuteScope mute;
+  ErrnoKeeper errno_keeper;
+  const auto addr = reinterpret_cast<std::uintptr_t>(ptr);
+  ThreadCache* tc = ts.cache != nullptr ? ts.cache : acquire_thread_cache();
+  if (LG_LIKELY(tc != nullptr && addr_encodable(addr))) {
+    while (!owner_enter(tc)) {
+    }
+    if (!tracing_enabled()) {
+      owner_exit(tc);
+      return true;
+    }
+    BlockEntry e;
+    if (LG_LIKELY(tc->table.erase(addr_key(addr), &e))) {
+      tc->bytes.store(tc->bytes.load(std::memory_order_relaxed) -
+                          static_cast<std::int64_t>(meta_size(e.meta)),
+                      std::memory_order_relaxed);
+      owner_exit(tc);
+      return true;
+    }
+    if (only_cache(tc)) {
+      owner_exit(tc);
+      return true;
+    }
+    tc->pending[tc->npending] = ptr;
+    ++tc->npending;
+    tc->pending_bytes += malloc_usable_size(ptr);
+    const bool full = tc->npending == kMaxPendingFrees || tc->pending_bytes >= kMaxPendingBytes;
+    owner_exit(tc);
+    if (full) StoppedWorld world;  // drains every pending list, ours included
+    return false;
+  }
+  // No cache of our own, or an address the per-thread tables cannot hold.
+  if (addr_encodable(addr)) {
+    SpinGuard guard(shared_lock());
+    BlockEntry e;
+    if (shared_cache().table.erase(addr_key(addr), &e)) {
+      shared_cache().bytes.fetch_sub(static_cast<std::int64_t>(meta_size(e.meta)),
+                                     std::memory_order_relaxed);
+      g_shared_blocks.fetch_sub(1, std::memory_order_relaxed);
+      return true;
+    }
+  }
+  ForgottenBlock ignored;
+  forget_synchronously(addr, &ignored);
+  return true;
+}
+
+ForgottenBlock forget_for_realloc(void* old) noexcept {
+  ForgottenBlock result;
+  ThreadState& ts = t_state;
+  if (ts.mute != 0) return result;
+  MuteScope mute;
+  ErrnoKeeper errno_keeper;
+  const auto addr = reinterpret_cast<std::uintptr_t>(old);
+  ThreadCache* tc = ts.cache != nullptr ? ts.cache : acquire_thread_cache();
+  if (tc != nullptr && addr_encodable(addr)) {
+    while (!owner_enter(tc)) {
+    }
+    if (!tracing_enabled()) {
+      owner_exit(tc);
+      return result;
+    }
+    BlockEntry e;
+    if (tc->table.erase(addr_key(addr), &e)) {
+      tc->bytes.store(tc->bytes.load(std::memory_order_relaxed) -
+                          static_cast<std::int64_t>(meta_size(e.meta)),
+                      std::memory_order_relaxed);
+      owner_exit(tc);
+      return ForgottenBlock{true, meta_size(e.meta), meta_stack(e.meta), key_tag(e.key)};
+    }
+    const bool alone = only_cache(tc);
+    owner_exit(tc);
+    if (alone) return result;
+  }
+  // realloc may keep the address, so the old record must be gone before it returns: no batching.
+  forget_synchronously(addr, &result);
+  return result;
+}
+
+void restore_after_failed_realloc(void* old, const ForgottenBlock& block) noexcept {
+  if (!block.traced || t_state.mute != 0) return;
+  MuteScope mute;
+  ErrnoKeeper errno_keeper;
+  const auto addr = reinterpret_cast<std::uintptr_t>(old);
+  ThreadCache* tc = t_state.cache;
+  if (tc != nullptr && addr_encodable(addr) && block.size <= kMaxInlineSize) {
+    insert_owned(tc, addr, block.size, block.stack_id);
+  } else {
+    insert_elsewhere(addr, block.size, block.stack_id);
+  }
+}
+
+void tracer_start(std::uint32_t nframe) noexcept {
+  MuteScope mute;
+  world_init();
+  set_drain_hook(drain_pending);
+  if (!g_modules_loaded.exchange(true)) refresh_modules();
+  g_flags.nframe.store(nframe < 1 ? 1 : (nframe > kMaxFrames ? kMaxFrames : nframe),
+                       std::memory_order_relaxed);
+  g_flags.tracing.store(true, std::memory_order_release);
+}
+
+void tracer_clear() noexcept {
+  StoppedWorld world;
+  world.for_each_cache([](ThreadCache& tc) {
+    tc.table.reset();
+    tc.bytes.store(0, std::memory_order_relaxed);
+    tc.limit.store(0, std::memory_order_relaxed);
+  });
+  side_table().reset();
+  g_side_bytes.store(0, std::memory_order_relaxed);
+  g_side_heap_blocks.store(0, std::memory_order_relaxed);
+  g_shared_blocks.store(0, std::memory_order_relaxed);
+  g_peak.store(0, std::memory_order_relaxed);
+}
+
+void tracer_stop() noexcept {
+  g_flags.tracing.store(false, std::memory_order_release);
+  if (cache_count() > 0 || side_table().size() > 0) tracer_clear();
+}
+
+MemoryTotals tracer_totals() noexcept {
+  MemoryTotals totals;
+  StoppedWorld world;
+  std::int64_t current = g_side_bytes.load(std::memory_order_relaxed);
+  std::uint64_t blocks = side_table().size();
+  world.for_each_cache([&](ThreadCache& tc) {
+    current += tc.bytes.load(std::memory_order_relaxed);
+    blocks += tc.table.size();
+  });
+  std::int64_t peak = g_peak.load(std::memory_order_relaxed);
+  if (current > peak) {
+    peak = current;
+    g_peak.store(peak, std::memory_order_relaxed);
+  }
+  totals.current = static_cast<std::uint64_t>(current);
+  totals.peak = static_cast<std::uint64_t>(peak);
+  totals.blocks = blocks;
+  return totals;
+}
+
+void tracer_reset_peak() noexcept {
+  StoppedWorld world;
+  std::int64_t current = g_side_bytes.load(std::memory_order_relaxed);
+  world.for_each_cache([&](ThreadCache& tc) {
+    current += tc.bytes.load(std::memory_order_relaxed);
+    // Every thread re-checks the peak at its next allocation.
+    tc.limit.store(tc.bytes.load(std::memory_order_relaxed), std::memory_order_relaxed);
+  });
+  g_peak.store(current, std::memory_order_relaxed);
+}
+
+TracerCounters tracer_counters() noexcept {
+  TracerCounters c;
+  c.lost_blocks = g_lost_blocks.load(std::memory_order_relaxed);
+  c.lost_bytes = g_lost_bytes.load(std::memory_order_relaxed);
+  c.tracer_bytes = raw_bytes_in_use();
+  c.stacks = stack_count();
+  c.threads = owned_cache_count();
+  return c;
+}
+
+std::vector<RawTrace> tracer_collect() noexcept {
+  std::vector<RawTrace> out;
+  StoppedWorld world;
+  std::size_t count = side_table().size();
+  world.for_each_cache([&](ThreadCache& tc) { count += tc.table.size(); });
+  out.reserve(count);
+  world.for_each_cache([&](ThreadCache& tc) {
+    tc.table.for_each([&](const BlockEntry& e) {
+      out.push_back(RawTrace{key_addr(e.key), meta_size(e.meta), 0, meta_stack(e.meta),
+                             static_cast<std::uint32_t>(key_tag(e.key))});
+    });
+  });
+  side_table().for_each([&](const SideEntry& e) {
+    out.push_back(RawTrace{e.addr, e.size, e.domain, e.stack_id, 0});
+  });
+  return out;
+}
+
+bool tracer_find_block(std::uintptr_t addr, RawTrace* out) noexcept {
+  StoppedWorld world;
+  bool found = false;
+  if (addr_encodable(addr)) {
+    world.for_each_cache([&](ThreadCache& tc) {
+      if (found) return;
+      if (const BlockEntry* e = tc.table.find(addr_key(addr))) {
+        *out = RawTrace{addr, meta_size(e->meta), 0, meta_stack(e->meta),
+                        static_cast<std::uint32_t>(key_tag(e->key))};
+        found = true;
+      }
+    });
+  }
+  if (found) return true;
+  // An interior pointer: the block whose [start, start + size) spans it.
+  world.for_each_cache([&](ThreadCache& tc) {
+    if (found) return;
+    tc.table.for_each([&](const BlockEntry& e) {
+      const std::uintptr_t start = key_addr(e.key);
+      if (!found && start <= addr && addr < start + meta_size(e.meta)) {
+        *out = RawTrace{start, meta_size(e.meta), 0, meta_stack(e.meta),
+                        static_cast<std::uint32_t>(key_tag(e.key))};
+        found = true;
+      }
+    });
+  });
+  if (found) return true;
+  side_table().for_each([&](const SideEntry& e) {
+    if (!found && e.domain == 0 && e.addr <= addr && addr < e.addr + (e.size ? e.size : 1)) {
+      *out = RawTrace{e.addr, e.size, 0, e.stack_id, 0};
+      found = true;
+    }
+  });
+  return found;
+}
+
+int tracer_track(std::uint64_t domain, std::uintptr_t addr, std::size_t size,
+                 std::uintptr_t entry_fp) noexcept {
+  if (!tracing_enabled()) return -2;
+  MuteScope mute;
+  ThreadState& ts = t_state;
+  if (!ts.has_bounds) {
+    ts.bounds = current_thread_stack_bounds();
+    ts.has_bounds = true;
+  }
+  std::uintptr_t frames[kMaxFrames];
+  std::uint64_t hash;
+  const std::uint32_t n =
+      capture_stack(entry_fp, ts.bounds, g_flags.nframe.load(std::memory_order_relaxed), frames, &hash);
+  const std::uint32_t stack_id = intern_stack(frames, n, hash);
+  {
+    SpinGuard guard(side_lock());
+    if (!tracing_enabled()) return -2;
+    SideEntry replaced;
+    const auto result = side_table().insert(domain, addr, size, stack_id, &replaced);
+    if (result == SideTable::Result::kNoMemory) return -1;
+    std::int64_t delta = static_cast<std::int64_t>(size);
+    if (result == SideTable::Result::kReplaced) delta -= static_cast<std::int64_t>(replaced.size);
+    g_side_bytes.fetch_add(delta, std::memory_order_relaxed);
+  }
+  update_peak(nullptr);
+  return 0;
+}
+
+int tracer_untrack(std::uint64_t domain, std::uintptr_t addr) noexcept {
+  if (!tracing_enabled()) return -2;
+  SpinGuard guard(side_lock());
+  SideEntry e;
+  if (side_table().erase(domain, addr, &e)) {
+    g_side_bytes.fetch_sub(static_cast<std::int64_t>(e.size), std::memory_order_relaxed);
+  }
+  return 0;
+}
+
+void mute_thread() noexcept { ++t_state.mute; }
+void unmute_thread() noexcept { --t_state.mute; }
+
+}  // namespace leakguard::detail

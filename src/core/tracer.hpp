@@ -1,0 +1,83 @@
+// The trace table's entry points: what the interposers call on every allocation and free, and
+// what the public API (tracing.cpp, snapshot.cpp) calls to read and reset it.
+#pragma once
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+#include "config.hpp"
+
+namespace leakguard::detail {
+
+struct TracerFlags {
+  std::atomic<bool> tracing{false};
+  std::atomic<std::uint32_t> nframe{1};
+};
+extern TracerFlags g_flags;
+
+LG_ALWAYS_INLINE bool tracing_enabled() noexcept {
+  return g_flags.tracing.load(std::memory_order_relaxed);
+}
+
+// Records a block returned by the real allocator. entry_fp is the interposer's frame address.
+void record_alloc(void* ptr, std::size_t size, std::uintptr_t entry_fp) noexcept;
+// Forgets a block about to be freed. Returns false when the tracer has taken over the free (the
+// block is queued until matched against other threads' tables); the caller must then not free it.
+bool record_free(void* ptr) noexcept;
+// realloc: forgets `old` synchronously (it may be resized in place) and returns its entry so a
+// failed realloc can restore it.
+struct ForgottenBlock {
+  bool traced = false;
+  std::uint64_t size = 0;
+  std::uint32_t stack_id = 0;
+  std::uint64_t tag = 0;
+};
+ForgottenBlock forget_for_realloc(void* old) noexcept;
+void restore_after_failed_realloc(void* old, const ForgottenBlock& block) noexcept;
+
+// --- Used by the public API ------------------------------------------------------------------
+
+void tracer_start(std::uint32_t nframe) noexcept;
+void tracer_stop() noexcept;
+void tracer_clear() noexcept;
+
+struct MemoryTotals {
+  std::uint64_t current = 0;
+  std::uint64_t peak = 0;
+  std::uint64_t blocks = 0;
+};
+MemoryTotals tracer_totals() noexcept;
+void tracer_reset_peak() noexcept;
+
+struct TracerCounters {
+  std::uint64_t lost_blocks = 0;   // not traced: the tracer could not grow its own tables
+  std::uint64_t lost_bytes = 0;
+  std::uint64_t tracer_bytes = 0;  // memory held by the tracer itself
+  std::uint64_t stacks = 0;
+  std::uint32_t threads = 0;
+};
+TracerCounters tracer_counters() noexcept;
+
+struct RawTrace {
+  std::uintptr_t addr;
+  std::uint64_t size;
+  std::uint64_t domain;
+  std::uint32_t stack_id;
+  std::uint32_t tag;
+};
+// Copies every live trace. Done with the world stopped; the copy is made into memory reserved
+// before the stop.
+std::vector<RawTrace> tracer_collect() noexcept;
+// The trace of the block containing addr (exact start first, then any block spanning it).
+bool tracer_find_block(std::uintptr_t addr, RawTrace* out) noexcept;
+
+int tracer_track(std::uint64_t domain, std::uintptr_t addr, std::size_t size,
+                 std::uintptr_t entry_fp) noexcept;
+int tracer_untrack(std::uint64_t domain, std::uintptr_t addr) noexcept;
+
+// Allocations on the calling thread are untraced while the count is nonzero.
+void mute_thread() noexcept;
+void unmute_thread() noexcept;
+
+}  // namespace leakguard::detail
