@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# The main job: builds the examples and runs them, showing what leakguard traces and reports.
+# Usage: scripts/run-examples.sh    (installs missing packages first; BUILD_DIR=build by default)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+build=${BUILD_DIR:-build}
+
+scripts/install-deps.sh >&2
+cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build "$build" -j2 --target top_allocations >/dev/null
+
+echo "== examples/top_allocations.cpp: where the memory of a small workload came from" >&2
+"$build/examples/top_allocations"
