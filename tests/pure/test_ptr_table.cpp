@@ -1,0 +1,103 @@
+// PtrTable against a std::unordered_map model: every insert, replace, erase and growth step of a
+// long random sequence must leave the same contents.
+#include <gtest/gtest.h>
+
+#include <random>
+#include <unordered_map>
+
+#include "core/ptr_table.hpp"
+#include "core/raw_memory.hpp"
+
+namespace leakguard::detail {
+namespace {
+
+std::unordered_map<std::uint64_t, std::uint64_t> contents(const PtrTable& t) {
+  std::unordered_map<std::uint64_t, std::uint64_t> out;
+  t.for_each([&](const BlockEntry& e) { out.emplace(e.key & kAddrMask, e.meta); });
+  return out;
+}
+
+TEST(PtrTable, MatchesAModelThroughGrowthAndBackwardShiftDeletes) {
+  PtrTable table;
+  std::unordered_map<std::uint64_t, std::uint64_t> model;
+  std::mt19937_64 rng(42);
+  // Few distinct keys so inserts collide with existing entries and deletes hit clusters.
+  std::uniform_int_distribution<std::uint64_t> key(1, 5000);
+  for (int step = 0; step < 200000; ++step) {
+    const std::uint64_t k = key(rng);
+    if (rng() % 3 != 0) {
+      const std::uint64_t meta = make_meta(rng() % 100000, static_cast<std::uint32_t>(step % 1000));
+      BlockEntry replaced{};
+      const auto r = table.insert(k, 0, meta, &replaced);
+      ASSERT_NE(r, PtrTable::InsertResult::kNoMemory);
+      const bool existed = model.count(k) != 0;
+      ASSERT_EQ(r == PtrTable::InsertResult::kReplaced, existed) << "step " << step;
+      if (existed) {
+        ASSERT_EQ(replaced.meta, model[k]);
+      }
+      model[k] = meta;
+    } else {
+      BlockEntry out{};
+      const bool erased = table.erase(k, &out);
+      ASSERT_EQ(erased, model.count(k) != 0) << "step " << step;
+      if (erased) {
+        ASSERT_EQ(out.meta, model[k]);
+        model.erase(k);
+      }
+    }
+    ASSERT_EQ(table.size(), model.size());
+  }
+  EXPECT_EQ(contents(table), model);
+  for (const auto& [k, meta] : model) {
+    const BlockEntry* e = table.find(k);
+    ASSERT_NE(e, nullptr);
+    EXPECT_EQ(e->meta, meta);
+  }
+  table.reset();
+  EXPECT_EQ(table.size(), 0u);
+  EXPECT_EQ(table.find(1), nullptr);
+}
+
+TEST(PtrTable, LoadStaysAtMostThreeQuartersAndMemoryPerBlockIsBounded) {
+  PtrTable table;
+  BlockEntry ignored{};
+  for (std::uint64_t k = 1; k <= 1000000; ++k) {
+    ASSERT_EQ(table.insert(k * 7919, 0, make_meta(16, 1), &ignored), PtrTable::InsertResult::kInserted);
+    ASSERT_LE(table.size() * 4, table.capacity() * 3);
+  }
+  // 16-byte entries at a load of at least 1/2 after a growth step.
+  EXPECT_LE(table.memory_bytes(), table.size() * 32);
+}
+
+TEST(PtrTable, TagIsPreservedAndRepairDropsDuplicates) {
+  PtrTable table;
+  BlockEntry ignored{};
+  ASSERT_EQ(table.insert(10, 5, make_meta(100, 3), &ignored), PtrTable::InsertResult::kInserted);
+  ASSERT_EQ(table.insert(11, 0, make_meta(50, 4), &ignored), PtrTable::InsertResult::kInserted);
+  EXPECT_EQ(key_tag(table.find(10)->key), 5u);
+  EXPECT_EQ(table.repair(), 150u);
+  EXPECT_EQ(table.size(), 2u);
+  EXPECT_EQ(meta_stack(table.find(11)->meta), 4u);
+}
+
+TEST(PtrTable, InsertReportsNoMemoryWhenTheFirstTableCannotBeMapped) {
+  PtrTable table;
+  BlockEntry ignored{};
+  raw_inject_failures(1);
+  EXPECT_EQ(table.insert(1, 0, make_meta(8, 1), &ignored), PtrTable::InsertResult::kNoMemory);
+  EXPECT_EQ(table.insert(1, 0, make_meta(8, 1), &ignored), PtrTable::InsertResult::kInserted);
+}
+
+TEST(BlockEntry, AddressEncodingRoundTrips) {
+  const std::uintptr_t p = 0x7ffd12345670;
+  ASSERT_TRUE(addr_encodable(p));
+  EXPECT_EQ(key_addr(make_key(addr_key(p), 0xABCDE)), p);
+  EXPECT_EQ(key_tag(make_key(addr_key(p), 0xABCDE)), 0xABCDEu);
+  EXPECT_FALSE(addr_encodable(p + 8));                       // not 16-byte aligned
+  EXPECT_FALSE(addr_encodable(std::uintptr_t{1} << 48));     // above 2^48
+  EXPECT_EQ(meta_size(make_meta(kMaxInlineSize, kMaxStackId)), kMaxInlineSize);
+  EXPECT_EQ(meta_stack(make_meta(kMaxInlineSize, kMaxStackId)), kMaxStackId);
+}
+
+}  // namespace
+}  // namespace leakguard::detail
