@@ -88,8 +88,8 @@ LEAKGUARD_API int track(Domain domain, std::uintptr_t ptr, std::size_t size);
 // Returns 0 (also when ptr was not tracked) or -2 when tracing is off.
 LEAKGUARD_API int untrack(Domain domain, std::uintptr_t ptr);
 
-// While alive, allocations made by the calling thread are not traced at all (as the tracer's own
-// are). Nests.
+// While alive, blocks allocated by the calling thread are not traced, as the tracer's own are not.
+// Frees are still seen: a traced block freed inside the scope is forgotten as usual. Nests.
 class LEAKGUARD_API ScopedUntraced {
  public:
   ScopedUntraced() noexcept;

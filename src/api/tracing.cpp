@@ -80,8 +80,8 @@ LG_NOINLINE int track(Domain domain, std::uintptr_t ptr, std::size_t size) {
 
 int untrack(Domain domain, std::uintptr_t ptr) { return detail::tracer_untrack(domain, ptr); }
 
-ScopedUntraced::ScopedUntraced() noexcept { detail::mute_thread(); }
-ScopedUntraced::~ScopedUntraced() { detail::unmute_thread(); }
+ScopedUntraced::ScopedUntraced() noexcept { detail::begin_untraced(); }
+ScopedUntraced::~ScopedUntraced() { detail::end_untraced(); }
 
 namespace {
 

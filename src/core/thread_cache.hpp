@@ -40,10 +40,13 @@ struct alignas(64) ThreadCache {
 
 struct ThreadState {
   ThreadCache* cache;
-  // Nonzero while this thread runs tracer code or a muted section: its allocations then pass
-  // straight to glibc untraced. This is what keeps the tracer from recursing, and what keeps a
-  // signal handler that allocates from re-entering a half-finished update.
+  // Nonzero while this thread runs tracer code: its allocations and frees then pass straight to
+  // glibc. This is what keeps the tracer from recursing, and what keeps a signal handler that
+  // allocates from re-entering a half-finished update.
   std::uint32_t mute;
+  // Nonzero inside an UntracedScope: new blocks are not traced, but frees still forget traced
+  // blocks, so a block freed there never lingers as a false survivor.
+  std::uint32_t untraced;
   bool exiting;      // the cache was handed back at thread exit; use the shared cache
   bool has_bounds;
   StackBounds bounds;

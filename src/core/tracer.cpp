@@ -204,7 +204,7 @@ bool forget_synchronously(std::uintptr_t addr, ForgottenBlock* out) {
 
 void record_alloc(void* ptr, std::size_t size, std::uintptr_t entry_fp) noexcept {
   ThreadState& ts = t_state;
-  if (ts.mute != 0) return;
+  if ((ts.mute | ts.untraced) != 0) return;
   MuteScope mute;
   ErrnoKeeper errno_keeper;
   ThreadCache* tc = ts.cache != nullptr ? ts.cache : acquire_thread_cache();
@@ -484,7 +484,7 @@ int tracer_untrack(std::uint64_t domain, std::uintptr_t addr) noexcept {
   return 0;
 }
 
-void mute_thread() noexcept { ++t_state.mute; }
-void unmute_thread() noexcept { --t_state.mute; }
+void begin_untraced() noexcept { ++t_state.untraced; }
+void end_untraced() noexcept { --t_state.untraced; }
 
 }  // namespace leakguard::detail

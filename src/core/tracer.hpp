@@ -76,8 +76,17 @@ int tracer_track(std::uint64_t domain, std::uintptr_t addr, std::size_t size,
                  std::uintptr_t entry_fp) noexcept;
 int tracer_untrack(std::uint64_t domain, std::uintptr_t addr) noexcept;
 
-// Allocations on the calling thread are untraced while the count is nonzero.
-void mute_thread() noexcept;
-void unmute_thread() noexcept;
+// While alive, blocks the calling thread allocates are not traced (its frees are still seen).
+// Snapshots, symbolization and reports run inside one, so the tracer's readers never show up in
+// the traces they read.
+void begin_untraced() noexcept;
+void end_untraced() noexcept;
+class UntracedScope {
+ public:
+  UntracedScope() noexcept { begin_untraced(); }
+  ~UntracedScope() { end_untraced(); }
+  UntracedScope(const UntracedScope&) = delete;
+  UntracedScope& operator=(const UntracedScope&) = delete;
+};
 
 }  // namespace leakguard::detail

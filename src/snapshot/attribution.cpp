@@ -6,6 +6,8 @@
 
 #include <mutex>
 
+#include "core/tracer.hpp"
+
 namespace leakguard {
 namespace {
 
@@ -50,12 +52,14 @@ bool AttributionRule::is_system(const Frame& frame) const {
 }
 
 AttributionRule attribution_rule() {
+  detail::UntracedScope untraced;  // the rule outlives the caller's snapshots
   std::lock_guard<std::mutex> lock(g_mutex);
   if (g_rule == nullptr) g_rule = new AttributionRule(AttributionRule::defaults());
   return *g_rule;
 }
 
 void set_attribution_rule(AttributionRule rule) {
+  detail::UntracedScope untraced;
   std::lock_guard<std::mutex> lock(g_mutex);
   if (g_rule == nullptr) {
     g_rule = new AttributionRule(std::move(rule));

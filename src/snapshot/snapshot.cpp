@@ -17,14 +17,6 @@
 namespace leakguard {
 namespace {
 
-// The snapshot machinery's own allocations are not traced: a report must not show up in the
-// next report.
-class Untraced {
- public:
-  Untraced() { detail::mute_thread(); }
-  ~Untraced() { detail::unmute_thread(); }
-};
-
 // The single frame a filename/lineno statistic is keyed by.
 Frame key_frame(const Frame& f, KeyType key) {
   Frame k;
@@ -144,7 +136,7 @@ Snapshot::Snapshot(std::vector<Trace> traces, int traceback_limit)
     : traces_(std::move(traces)), traceback_limit_(traceback_limit) {}
 
 std::vector<Statistic> Snapshot::statistics(KeyType key, bool cumulative) const {
-  Untraced untraced;
+  detail::UntracedScope untraced;  // a report must not show up in the next one
   std::vector<Statistic> stats;
   for (auto& [tb, totals] : group(traces_, key, cumulative)) {
     stats.push_back(Statistic{tb, totals.size, totals.count});
@@ -158,7 +150,7 @@ std::vector<Statistic> Snapshot::statistics(KeyType key, bool cumulative) const 
 }
 
 std::vector<StatisticDiff> Snapshot::compare_to(const Snapshot& old, KeyType key, bool cumulative) const {
-  Untraced untraced;
+  detail::UntracedScope untraced;  // a report must not show up in the next one
   auto now = group(traces_, key, cumulative);
   const auto before = group(old.traces_, key, cumulative);
   std::vector<StatisticDiff> diffs;
@@ -186,7 +178,7 @@ std::vector<StatisticDiff> Snapshot::compare_to(const Snapshot& old, KeyType key
 }
 
 Snapshot Snapshot::filter_traces(const std::vector<TraceFilter>& filters) const {
-  Untraced untraced;
+  detail::UntracedScope untraced;  // a report must not show up in the next one
   std::vector<const TraceFilter*> include, exclude;
   for (const auto& f : filters) {
     const bool inclusive = std::visit([](const auto& x) { return x.inclusive; }, f);
@@ -213,7 +205,7 @@ Snapshot take_snapshot() {
   if (!is_tracing()) {
     throw std::logic_error("leakguard::take_snapshot(): tracing is off; call leakguard::start() first");
   }
-  Untraced untraced;
+  detail::UntracedScope untraced;  // a report must not show up in the next one
   const int limit = get_traceback_limit();
   std::vector<detail::RawTrace> raw = detail::tracer_collect();
   std::unordered_map<std::uint32_t, std::shared_ptr<const Traceback>> tracebacks;

@@ -19,6 +19,7 @@
 #include <unordered_map>
 
 #include "leakguard/snapshot.hpp"
+#include "core/tracer.hpp"
 
 namespace leakguard {
 namespace {
@@ -116,6 +117,7 @@ std::string hex_prefix(const std::vector<unsigned char>& data) {
 }  // namespace
 
 void Snapshot::dump(const std::string& path) const {
+  detail::UntracedScope untraced;
   Writer w;
   w.put_bytes(kMagic, sizeof kMagic);
   w.put<std::uint32_t>(kVersion);
@@ -193,6 +195,7 @@ void Snapshot::dump(const std::string& path) const {
 }
 
 Snapshot Snapshot::load(const std::string& path) {
+  detail::UntracedScope untraced;  // a loaded snapshot is the tracer's data, as a taken one is
   std::ifstream in(path, std::ios::binary);
   if (!in) fail(path, std::string("cannot open: ") + std::strerror(errno));
   std::vector<unsigned char> data((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());

@@ -8,6 +8,7 @@
 
 #include "leakguard/attribution.hpp"
 #include "leakguard/traceback.hpp"
+#include "core/tracer.hpp"
 
 namespace leakguard {
 
@@ -91,6 +92,7 @@ std::string trim(const std::string& s) {
 
 std::string source_line(const std::string& filename, int lineno) {
   if (filename.empty() || lineno <= 0) return {};
+  detail::UntracedScope untraced;  // the cache outlives the caller's snapshots
   std::lock_guard<std::mutex> lock(g_source_mutex);
   if (g_sources == nullptr) g_sources = new std::unordered_map<std::string, std::vector<std::string>>;
   auto it = g_sources->find(filename);

@@ -107,23 +107,17 @@ class Symbolizer {
 std::mutex g_mutex;
 Symbolizer* g_symbolizer = nullptr;  // never destroyed: reports may be made during exit
 
-class Muted {
- public:
-  Muted() { mute_thread(); }
-  ~Muted() { unmute_thread(); }
-};
-
 }  // namespace
 
 std::vector<Frame> symbolize_return_address(std::uintptr_t return_address) {
-  Muted muted;
+  UntracedScope untraced;
   std::lock_guard<std::mutex> lock(g_mutex);
   if (g_symbolizer == nullptr) g_symbolizer = new Symbolizer;
   return g_symbolizer->resolve(return_address);
 }
 
 std::vector<Frame> symbolize_stack(const std::uintptr_t* addresses, std::size_t n) {
-  Muted muted;
+  UntracedScope untraced;
   std::lock_guard<std::mutex> lock(g_mutex);
   if (g_symbolizer == nullptr) g_symbolizer = new Symbolizer;
   std::vector<Frame> frames;

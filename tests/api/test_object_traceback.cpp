@@ -1,0 +1,74 @@
+// get_object_traceback() finds the block holding any byte of a traced allocation.
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+
+#include "test_support.hpp"
+
+namespace {
+
+using lgtest::keep;
+
+TEST(ObjectTraceback, StartAndInteriorPointersNameTheAllocatingLine) {
+  lgtest::Tracing tracing;
+  auto* p = static_cast<char*>(std::malloc(500)); const int line = __LINE__;
+  keep(p);
+  for (const char* q : {p, p + 1, p + 250, p + 499}) {
+    const auto tb = leakguard::get_object_traceback(q);
+    ASSERT_TRUE(tb.has_value()) << "offset " << (q - p);
+    EXPECT_EQ(tb->attribution_frame().filename, __FILE__);
+    EXPECT_EQ(tb->attribution_frame().lineno, line);
+    EXPECT_EQ(tb->str(), std::string(__FILE__) + ":" + std::to_string(line));
+  }
+  std::free(p);
+}
+
+TEST(ObjectTraceback, UntracedFreedAndForeignPointersHaveNone) {
+  auto* early = static_cast<char*>(std::malloc(64));
+  keep(early);
+  lgtest::Tracing tracing;
+  EXPECT_FALSE(leakguard::get_object_traceback(early).has_value());
+  int on_stack = 0;
+  EXPECT_FALSE(leakguard::get_object_traceback(&on_stack).has_value());
+  EXPECT_FALSE(leakguard::get_object_traceback(nullptr).has_value());
+  auto* p = static_cast<char*>(std::malloc(32));
+  keep(p);
+  ASSERT_TRUE(leakguard::get_object_traceback(p).has_value());
+  std::free(p);
+  EXPECT_FALSE(leakguard::get_object_traceback(p).has_value());
+  std::free(early);
+}
+
+TEST(ObjectTraceback, NoneWhileTracingIsOff) {
+  auto* p = static_cast<char*>(std::malloc(32));
+  keep(p);
+  EXPECT_FALSE(leakguard::get_object_traceback(p).has_value());
+  std::free(p);
+}
+
+TEST(ObjectTraceback, FormatListsFramesOldestFirstOrMostRecentFirst) {
+  lgtest::Tracing tracing;
+  auto* p = static_cast<char*>(std::malloc(8)); const int line = __LINE__;
+  keep(p);
+  const auto tb = leakguard::get_object_traceback(p);
+  ASSERT_TRUE(tb.has_value());
+  const std::string where = "  File \"" + std::string(__FILE__) + "\", line " + std::to_string(line);
+  const auto recent_first = tb->format(1, /*most_recent_first=*/true);
+  ASSERT_EQ(recent_first.size(), 2u);  // the frame line and its source line
+  EXPECT_EQ(recent_first[0].rfind(where, 0), 0u) << recent_first[0];
+  EXPECT_NE(recent_first[0].find("ObjectTraceback_FormatListsFramesOldestFirstOrMostRecentFirst"), std::string::npos)
+      << recent_first[0];
+  EXPECT_EQ(recent_first[1], "    auto* p = static_cast<char*>(std::malloc(8)); const int line = __LINE__;");
+  // Oldest first (Python's order): the allocating frame is last.
+  const auto oldest_first = tb->format();
+  ASSERT_GE(oldest_first.size(), 2u);
+  EXPECT_EQ(oldest_first[oldest_first.size() - 2], recent_first[0]);
+  EXPECT_EQ(oldest_first.back(), recent_first[1]);
+  // A negative limit keeps the oldest frames: the allocating frame is then absent.
+  const auto oldest_two = tb->format(-1);
+  ASSERT_FALSE(oldest_two.empty());
+  EXPECT_NE(oldest_two[0], recent_first[0]);
+  std::free(p);
+}
+
+}  // namespace
