@@ -1,0 +1,81 @@
+// fork() while other threads allocate: the child traces and exits, the parent goes on tracing,
+// and no tracer lock is ever left held. A deadlock fails the test through the child's alarm.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdlib>
+#include <thread>
+#include <vector>
+
+#include <leakguard/leakguard.hpp>
+
+namespace {
+
+void keep(const void* p) { asm volatile("" : : "r"(p) : "memory"); }
+
+// What a child does after fork: allocate, free, read the tracer, exit 0 if all is well.
+[[noreturn]] void child_work() {
+  alarm(10);  // a deadlock kills the child with SIGALRM, which the parent reports
+  std::vector<void*> blocks;
+  for (int i = 0; i < 1000; ++i) blocks.push_back(std::malloc(64));
+  for (void* p : blocks) keep(p);
+  void* marker = std::malloc(4321); const int line = __LINE__;
+  keep(marker);
+  bool ok = leakguard::is_tracing();
+  const auto snap = leakguard::take_snapshot().filter_traces({leakguard::Filter(true, __FILE__, line)});
+  ok = ok && snap.traces().size() == 1 && snap.traces()[0].size == 4321;
+  const auto tb = leakguard::get_object_traceback(marker);
+  ok = ok && tb.has_value() && tb->attribution_frame().lineno == line;
+  // A thread in the child works too.
+  std::thread([] {
+    void* p = std::malloc(10);
+    keep(p);
+    std::free(p);
+  }).join();
+  for (void* p : blocks) std::free(p);
+  std::free(marker);
+  ok = ok && leakguard::get_traced_memory().current < 1000 * 64;
+  _exit(ok ? 0 : 1);
+}
+
+TEST(Fork, ChildAndParentKeepTracingWhileOtherThreadsAllocate) {
+  leakguard::start();
+  std::atomic<bool> done{false};
+  std::vector<std::thread> churners;
+  for (int t = 0; t < 3; ++t) {
+    churners.emplace_back([&] {
+      std::vector<void*> live;
+      while (!done.load(std::memory_order_relaxed)) {
+        for (int i = 0; i < 100; ++i) live.push_back(std::malloc(16 + i));
+        for (void* p : live) std::free(p);
+        live.clear();
+        (void)leakguard::get_traced_memory();  // world stops, racing with fork
+      }
+    });
+  }
+  // Symbolize once in the parent: children inherit the warm cache, so each round is quick.
+  (void)leakguard::take_snapshot().statistics("traceback");
+  for (int round = 0; round < 20; ++round) {
+    const pid_t pid = fork();
+    ASSERT_GE(pid, 0);
+    if (pid == 0) child_work();
+    int status = 0;
+    ASSERT_EQ(waitpid(pid, &status, 0), pid);
+    ASSERT_TRUE(WIFEXITED(status)) << "round " << round << ": child killed by signal "
+                                   << (WIFSIGNALED(status) ? WTERMSIG(status) : 0)
+                                   << (WIFSIGNALED(status) && WTERMSIG(status) == SIGALRM ? " (deadlock)" : "");
+    ASSERT_EQ(WEXITSTATUS(status), 0) << "round " << round;
+    // The parent goes on tracing.
+    void* p = std::malloc(77);
+    keep(p);
+    EXPECT_TRUE(leakguard::get_object_traceback(p).has_value());
+    std::free(p);
+  }
+  done = true;
+  for (auto& t : churners) t.join();
+  leakguard::stop();
+}
+
+}  // namespace
