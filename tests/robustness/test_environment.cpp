@@ -1,0 +1,62 @@
+// LEAKGUARD_START and LEAKGUARD_UNWIND: good values take effect before main, bad values are named
+// on stderr and the program runs on untouched.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <array>
+#include <cstdio>
+#include <string>
+
+namespace {
+
+struct ProbeRun {
+  std::string output;  // stdout and stderr
+  int exit_code = -1;
+};
+
+ProbeRun run_probe(const std::string& env) {
+  const std::string cmd = env + " " + LEAKGUARD_ENV_PROBE + " 2>&1";
+  ProbeRun run;
+  FILE* pipe = popen(cmd.c_str(), "r");
+  if (pipe == nullptr) return run;
+  std::array<char, 256> buf{};
+  while (fgets(buf.data(), buf.size(), pipe) != nullptr) run.output += buf.data();
+  const int status = pclose(pipe);
+  run.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return run;
+}
+
+TEST(Environment, StartWithAFrameCountTracesFromBeforeMain) {
+  const ProbeRun run = run_probe("LEAKGUARD_START=7");
+  EXPECT_EQ(run.exit_code, 0);
+  EXPECT_EQ(run.output, "tracing=1 limit=7 traced=1\n");
+}
+
+TEST(Environment, UnsetMeansNotTracing) {
+  const ProbeRun run = run_probe("env -u LEAKGUARD_START");
+  EXPECT_EQ(run.exit_code, 0);
+  EXPECT_EQ(run.output, "tracing=0 limit=1 traced=0\n");
+}
+
+TEST(Environment, BadStartValuesAreNamedAndTheProgramRunsOn) {
+  for (const std::string value : {"abc", "0", "999", "12x", "-3"}) {
+    const ProbeRun run = run_probe("LEAKGUARD_START='" + value + "'");
+    EXPECT_EQ(run.exit_code, 0) << value;
+    EXPECT_EQ(run.output, "leakguard: LEAKGUARD_START='" + value +
+                              "' is not a frame count (expected 1..128); tracing was not started\n"
+                              "tracing=0 limit=1 traced=0\n")
+        << value;
+  }
+}
+
+TEST(Environment, UnwindModes) {
+  EXPECT_EQ(run_probe("LEAKGUARD_START=16 LEAKGUARD_UNWIND=cfi").output, "tracing=1 limit=16 traced=1\n");
+  EXPECT_EQ(run_probe("LEAKGUARD_START=16 LEAKGUARD_UNWIND=fp").output, "tracing=1 limit=16 traced=1\n");
+  const ProbeRun bad = run_probe("LEAKGUARD_START=16 LEAKGUARD_UNWIND=dwarf");
+  EXPECT_EQ(bad.exit_code, 0);
+  EXPECT_EQ(bad.output,
+            "leakguard: LEAKGUARD_UNWIND='dwarf' is not a stack walker (expected 'fp' or 'cfi'); using 'fp'\n"
+            "tracing=1 limit=16 traced=1\n");
+}
+
+}  // namespace
