@@ -4,6 +4,8 @@
 #include <malloc.h>
 
 #include <cstdlib>
+#include <cstring>
+#include <string>
 #include <new>
 
 #include "test_support.hpp"
@@ -206,6 +208,19 @@ TEST_F(EntryPoints, SnapshotStatisticsAndCompareToAgreeWithTracedMemory) {
   ASSERT_GE(gone.size(), 2u);
   EXPECT_EQ(gone[0].size_diff, -1200);
   EXPECT_EQ(gone[0].count, 0u);
+}
+
+TEST_F(EntryPoints, AllocationsInsideSharedLibrariesAreTracedToo) {
+  char* dup = strdup("twelve chars");  // libc calls malloc itself
+  keep(dup);
+  expect_growth(13, 1);
+  auto* s = new std::string(200, 'z');  // libstdc++'s out-of-line code calls operator new
+  s->append(300, 'z');
+  keep(s->data());
+  expect_growth(13 + sizeof(std::string) + 501, 3);
+  std::free(dup);
+  delete s;
+  expect_growth(0, 0);
 }
 
 TEST_F(EntryPoints, FreeingABlockAllocatedBeforeTracingStartedLeavesCountsAlone) {

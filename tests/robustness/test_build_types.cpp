@@ -1,0 +1,104 @@
+// Compiled three times, with CMake's Debug, Release and RelWithDebInfo flags (see CMakeLists.txt):
+// the recorded stack names the right functions, in order, through code of ours built with frame
+// pointers and through libstdc++ built without them; with debug info it also names file:line.
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <string>
+#include <vector>
+
+#include <leakguard/leakguard.hpp>
+
+namespace {
+
+void keep(const void* p) { asm volatile("" : : "r"(p) : "memory"); }
+
+int g_malloc_line = 0;
+
+__attribute__((noinline)) void* level3(std::size_t n) {
+  void* p = std::malloc(n); g_malloc_line = __LINE__;
+  keep(p);
+  return p;
+}
+__attribute__((noinline)) void* level2(std::size_t n) {
+  void* p = level3(n);
+  keep(p);
+  return p;
+}
+__attribute__((noinline)) void* level1(std::size_t n) {
+  void* p = level2(n);
+  keep(p);
+  return p;
+}
+
+// std::string::append(n, c) runs libstdc++'s out-of-line _M_replace_aux and _M_create, which are
+// compiled without frame pointers: the walker must step them with their unwind tables.
+__attribute__((noinline)) std::string* grow_string() {
+  auto* s = new std::string;
+  s->append(5000, 'x');
+  keep(s->data());
+  return s;
+}
+
+// Index of the first frame at or after `from` whose function contains `name`, or -1.
+int find_function(const leakguard::Traceback& tb, const std::string& name, std::size_t from = 0) {
+  for (std::size_t i = from; i < tb.size(); ++i) {
+    if (tb[i].function.find(name) != std::string::npos) return static_cast<int>(i);
+  }
+  return -1;
+}
+
+std::string dump(const leakguard::Traceback& tb) {
+  std::string out;
+  for (const auto& f : tb) out += "\n  " + f.function + " @ " + f.str() + (f.inlined ? " [inlined]" : "");
+  return out;
+}
+
+TEST(BuildTypes, OwnFramesAreWalkedInOrder) {
+  leakguard::start(32);
+  void* p = level1(100);
+  const auto tb = leakguard::get_object_traceback(p);
+  ASSERT_TRUE(tb.has_value());
+  const int l3 = find_function(*tb, "level3");
+  const int l2 = find_function(*tb, "level2");
+  const int l1 = find_function(*tb, "level1");
+  const int test = find_function(*tb, "OwnFramesAreWalkedInOrder");
+  EXPECT_EQ(l3, 0) << dump(*tb);  // no leakguard or allocator frame before it
+  EXPECT_EQ(l2, l3 + 1) << dump(*tb);
+  EXPECT_EQ(l1, l2 + 1) << dump(*tb);
+  EXPECT_GT(test, l1) << dump(*tb);
+#ifdef LEAKGUARD_TEST_HAS_DEBUG_INFO
+  EXPECT_EQ((*tb)[0].filename, __FILE__);
+  EXPECT_EQ((*tb)[0].lineno, g_malloc_line);
+  EXPECT_EQ(tb->str(), std::string(__FILE__) + ":" + std::to_string(g_malloc_line));
+#else
+  // Without debug info: function and module+offset, no file:line.
+  EXPECT_TRUE((*tb)[0].filename.empty()) << (*tb)[0].filename;
+  EXPECT_EQ((*tb)[0].lineno, 0);
+  EXPECT_FALSE((*tb)[0].module.empty());
+  EXPECT_NE((*tb)[0].str().find("level3"), std::string::npos) << (*tb)[0].str();
+  EXPECT_NE((*tb)[0].str().find("+0x"), std::string::npos) << (*tb)[0].str();
+#endif
+  std::free(p);
+  leakguard::stop();
+}
+
+TEST(BuildTypes, StacksWalkThroughLibstdcxxToTheCaller) {
+  leakguard::start(32);
+  std::string* s = grow_string();
+  const auto tb = leakguard::get_object_traceback(s->data());
+  ASSERT_TRUE(tb.has_value());
+  int in_libstdcxx = -1;
+  for (std::size_t i = 0; i < tb->size(); ++i) {
+    if ((*tb)[i].module.find("libstdc++") != std::string::npos) in_libstdcxx = static_cast<int>(i);
+  }
+  EXPECT_GE(in_libstdcxx, 0) << "the allocation was expected to come from libstdc++'s own code" << dump(*tb);
+  const int caller = find_function(*tb, "grow_string");
+  const int test = find_function(*tb, "StacksWalkThroughLibstdcxxToTheCaller");
+  EXPECT_GT(caller, in_libstdcxx) << dump(*tb);
+  EXPECT_GT(test, caller) << dump(*tb);
+  delete s;
+  leakguard::stop();
+}
+
+}  // namespace
