@@ -4,15 +4,19 @@
 
 #include <cctype>
 
+#include <memory>
 #include <mutex>
 
+#include "core/fork_safe_mutex.hpp"
 #include "core/tracer.hpp"
+#include "snapshot/attribution_rule.hpp"
 
 namespace leakguard {
 namespace {
 
-std::mutex g_mutex;
-AttributionRule* g_rule = nullptr;
+detail::ForkSafeMutex g_mutex;
+// Replaced, never modified: a Traceback being built keeps the rule it started with.
+std::shared_ptr<const AttributionRule>* g_rule = nullptr;  // never destroyed: used during exit
 
 bool any_match(const std::vector<std::string>& patterns, const std::string& text) {
   for (const auto& p : patterns) {
@@ -51,21 +55,27 @@ bool AttributionRule::is_system(const Frame& frame) const {
   return starts_with_any(system_namespaces, qualified_function_name(frame.function));
 }
 
-AttributionRule attribution_rule() {
-  detail::UntracedScope untraced;  // the rule outlives the caller's snapshots
-  std::lock_guard<std::mutex> lock(g_mutex);
-  if (g_rule == nullptr) g_rule = new AttributionRule(AttributionRule::defaults());
+namespace detail {
+std::shared_ptr<const AttributionRule> current_attribution_rule() {
+  UntracedScope untraced;  // the rule outlives the caller's snapshots
+  const bool forked_mid_update = g_mutex.lock_and_check_fork();
+  std::lock_guard<ForkSafeMutex> lock(g_mutex, std::adopt_lock);
+  if (forked_mid_update || g_rule == nullptr) {
+    g_rule = new std::shared_ptr<const AttributionRule>(
+        std::make_shared<const AttributionRule>(AttributionRule::defaults()));
+  }
   return *g_rule;
 }
+}  // namespace detail
+
+AttributionRule attribution_rule() { return *detail::current_attribution_rule(); }
 
 void set_attribution_rule(AttributionRule rule) {
   detail::UntracedScope untraced;
-  std::lock_guard<std::mutex> lock(g_mutex);
-  if (g_rule == nullptr) {
-    g_rule = new AttributionRule(std::move(rule));
-  } else {
-    *g_rule = std::move(rule);
-  }
+  auto fresh = std::make_shared<const AttributionRule>(std::move(rule));
+  (void)detail::current_attribution_rule();  // makes g_rule
+  std::lock_guard<detail::ForkSafeMutex> lock(g_mutex);
+  g_rule->swap(fresh);
 }
 
 std::string qualified_function_name(const std::string& s) {

@@ -8,7 +8,9 @@
 
 #include "leakguard/attribution.hpp"
 #include "leakguard/traceback.hpp"
+#include "core/fork_safe_mutex.hpp"
 #include "core/tracer.hpp"
+#include "snapshot/attribution_rule.hpp"
 
 namespace leakguard {
 
@@ -33,9 +35,9 @@ bool operator<(const Frame& a, const Frame& b) {
 
 Traceback::Traceback(std::vector<Frame> frames, std::size_t total_nframe)
     : frames_(std::move(frames)), total_nframe_(total_nframe) {
-  const AttributionRule rule = attribution_rule();
+  const auto rule = detail::current_attribution_rule();
   for (std::size_t i = 0; i < frames_.size(); ++i) {
-    if (!rule.is_system(frames_[i])) {
+    if (!rule->is_system(frames_[i])) {
       attribution_ = i;
       break;
     }
@@ -78,7 +80,7 @@ std::vector<std::string> Traceback::format(int limit, bool most_recent_first) co
 }
 
 namespace {
-std::mutex g_source_mutex;
+detail::ForkSafeMutex g_source_mutex;
 std::unordered_map<std::string, std::vector<std::string>>* g_sources = nullptr;
 constexpr std::size_t kMaxCachedFiles = 512;
 
@@ -93,8 +95,11 @@ std::string trim(const std::string& s) {
 std::string source_line(const std::string& filename, int lineno) {
   if (filename.empty() || lineno <= 0) return {};
   detail::UntracedScope untraced;  // the cache outlives the caller's snapshots
-  std::lock_guard<std::mutex> lock(g_source_mutex);
-  if (g_sources == nullptr) g_sources = new std::unordered_map<std::string, std::vector<std::string>>;
+  const bool forked_mid_update = g_source_mutex.lock_and_check_fork();
+  std::lock_guard<detail::ForkSafeMutex> lock(g_source_mutex, std::adopt_lock);
+  if (forked_mid_update || g_sources == nullptr) {
+    g_sources = new std::unordered_map<std::string, std::vector<std::string>>;
+  }
   auto it = g_sources->find(filename);
   if (it == g_sources->end()) {
     if (g_sources->size() >= kMaxCachedFiles) g_sources->clear();

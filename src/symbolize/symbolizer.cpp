@@ -13,6 +13,7 @@
 
 #include <backward.hpp>
 
+#include "core/fork_safe_mutex.hpp"
 #include "core/tracer.hpp"
 
 namespace leakguard::detail {
@@ -104,22 +105,17 @@ class Symbolizer {
   LoadGeneration generation_;
 };
 
-std::mutex g_mutex;
+ForkSafeMutex g_mutex;
 Symbolizer* g_symbolizer = nullptr;  // never destroyed: reports may be made during exit
 
 }  // namespace
 
-std::vector<Frame> symbolize_return_address(std::uintptr_t return_address) {
-  UntracedScope untraced;
-  std::lock_guard<std::mutex> lock(g_mutex);
-  if (g_symbolizer == nullptr) g_symbolizer = new Symbolizer;
-  return g_symbolizer->resolve(return_address);
-}
-
 std::vector<Frame> symbolize_stack(const std::uintptr_t* addresses, std::size_t n) {
   UntracedScope untraced;
-  std::lock_guard<std::mutex> lock(g_mutex);
-  if (g_symbolizer == nullptr) g_symbolizer = new Symbolizer;
+  const bool forked_mid_update = g_mutex.lock_and_check_fork();
+  std::lock_guard<ForkSafeMutex> lock(g_mutex, std::adopt_lock);
+  // A fork child whose parent was symbolizing abandons the half-updated symbolizer.
+  if (forked_mid_update || g_symbolizer == nullptr) g_symbolizer = new Symbolizer;
   std::vector<Frame> frames;
   frames.reserve(n);
   for (std::size_t i = 0; i < n; ++i) {
@@ -130,7 +126,7 @@ std::vector<Frame> symbolize_stack(const std::uintptr_t* addresses, std::size_t 
 }
 
 std::size_t symbolizer_cache_size() {
-  std::lock_guard<std::mutex> lock(g_mutex);
+  std::lock_guard<ForkSafeMutex> lock(g_mutex);
   return g_symbolizer != nullptr ? g_symbolizer->size() : 0;
 }
 

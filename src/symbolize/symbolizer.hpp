@@ -10,11 +10,8 @@
 
 namespace leakguard::detail {
 
-// The frames of one return address, most recent first: inlined callees, then the function that
-// physically contains the call.
-std::vector<Frame> symbolize_return_address(std::uintptr_t return_address);
-
-// Frames of a whole recorded stack, in order, inlined call sites expanded.
+// Frames of a whole recorded stack, most recent call first, each return address expanded into
+// its inlined callees followed by the function that physically contains the call.
 std::vector<Frame> symbolize_stack(const std::uintptr_t* addresses, std::size_t n);
 
 // Addresses resolved so far (for benchmarks and tests of the cache).

@@ -44,6 +44,14 @@ TEST(Fork, ChildAndParentKeepTracingWhileOtherThreadsAllocate) {
   leakguard::start();
   std::atomic<bool> done{false};
   std::vector<std::thread> churners;
+  // One thread keeps reading the traces, so forks also land inside symbolization and the
+  // source-line cache, whose locks the child must not inherit held.
+  churners.emplace_back([&] {
+    while (!done.load(std::memory_order_relaxed)) {
+      const auto stats = leakguard::take_snapshot().statistics("lineno");
+      if (!stats.empty()) (void)leakguard::source_line(stats[0].traceback[0].filename, stats[0].traceback[0].lineno);
+    }
+  });
   for (int t = 0; t < 3; ++t) {
     churners.emplace_back([&] {
       std::vector<void*> live;
