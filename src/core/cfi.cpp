@@ -275,26 +275,6 @@ bool run(const std::uint8_t* p, const std::uint8_t* end, const Cie& cie, std::ui
 
 }  // namespace
 
-std::uint64_t FrameRule::pack() const noexcept {
-  return std::uint64_t{kind} | (std::uint64_t{cfa_from_fp} << 2) | (std::uint64_t{fp_saved} << 3) |
-         ((static_cast<std::uint64_t>(cfa_off) & 0xfffffff) << 4) |
-         (std::uint64_t{static_cast<std::uint16_t>(ra_off)} << 32) |
-         (std::uint64_t{static_cast<std::uint16_t>(fp_off)} << 48);
-}
-
-FrameRule FrameRule::unpack(std::uint64_t bits) noexcept {
-  FrameRule r;
-  r.kind = static_cast<Kind>(bits & 3);
-  r.cfa_from_fp = (bits >> 2) & 1;
-  r.fp_saved = (bits >> 3) & 1;
-  std::int32_t off = static_cast<std::int32_t>((bits >> 4) & 0xfffffff);
-  if (off & 0x8000000) off -= 0x10000000;  // sign-extend 28 bits
-  r.cfa_off = off;
-  r.ra_off = static_cast<std::int16_t>(bits >> 32);
-  r.fp_off = static_cast<std::int16_t>(bits >> 48);
-  return r;
-}
-
 FrameRule compute_frame_rule(const Module& module, std::uintptr_t return_address) noexcept {
   FrameRule unsupported;
   unsupported.kind = FrameRule::kUnsupported;

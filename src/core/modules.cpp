@@ -143,9 +143,9 @@ const Module* find_module(std::uintptr_t pc) noexcept {
   return nullptr;
 }
 
-bool in_trusted_executable(std::uintptr_t pc) noexcept {
-  return pc - g_exe_lo.load(std::memory_order_relaxed) <
-         g_exe_hi.load(std::memory_order_relaxed) - g_exe_lo.load(std::memory_order_relaxed);
+CodeRange trusted_executable() noexcept {
+  const std::uintptr_t lo = g_exe_lo.load(std::memory_order_relaxed);
+  return CodeRange{lo, g_exe_hi.load(std::memory_order_relaxed) - lo};
 }
 
 }  // namespace leakguard::detail

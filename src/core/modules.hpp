@@ -27,7 +27,13 @@ void refresh_modules() noexcept;
 // The module containing pc, or null. An unknown pc triggers a refresh if modules were loaded or
 // unloaded since the last one.
 const Module* find_module(std::uintptr_t pc) noexcept;
-// Fast path for the walker: true when pc is in the main executable and the executable is trusted.
-bool in_trusted_executable(std::uintptr_t pc) noexcept;
+// The main executable's code, when the walker may follow its frame pointers without looking up
+// a rule (UnwindMode::kFramePointers); empty otherwise. Read once per walk.
+struct CodeRange {
+  std::uintptr_t lo = 0;
+  std::uintptr_t size = 0;
+  bool contains(std::uintptr_t pc) const noexcept { return pc - lo < size; }
+};
+CodeRange trusted_executable() noexcept;
 
 }  // namespace leakguard::detail

@@ -32,37 +32,58 @@ RuleSlot g_rules[kRuleSlots];
 
 std::size_t rule_hash(std::uintptr_t pc) { return (pc * 0x9E3779B97F4A7C15ull) >> 50; }
 
-FrameRule rule_for(std::uintptr_t pc) {
+std::uint64_t compute_rule(std::uintptr_t pc) {
+  FrameRule rule;
+  rule.kind = FrameRule::kUnsupported;
+  if (const Module* m = find_module(pc)) {
+    if (m->fp_trusted) {
+      rule.kind = FrameRule::kFramePointer;
+    } else {
+      rule = compute_frame_rule(*m, pc);
+    }
+  }
+  return rule.pack();
+}
+
+// The process-wide cache, behind each thread's own (below).
+std::uint64_t shared_rule(std::uintptr_t pc) {
   std::size_t i = rule_hash(pc);
   for (int probe = 0; probe < kMaxProbe; ++probe, i = (i + 1) & (kRuleSlots - 1)) {
     const std::uintptr_t slot_pc = g_rules[i].pc.load(std::memory_order_acquire);
     if (slot_pc == pc) {
       const std::uint64_t bits = g_rules[i].rule.load(std::memory_order_acquire);
-      if (bits != 0) return FrameRule::unpack(bits);
+      if (bits != 0) return bits;
       break;
     }
     if (slot_pc != 0) continue;
-    const Module* m = find_module(pc);
-    FrameRule computed;
-    computed.kind = FrameRule::kUnsupported;
-    if (m != nullptr) computed = compute_frame_rule(*m, pc);
+    const std::uint64_t computed = compute_rule(pc);
     std::uintptr_t expected = 0;
     if (g_rules[i].pc.compare_exchange_strong(expected, pc, std::memory_order_acq_rel)) {
-      g_rules[i].rule.store(computed.pack(), std::memory_order_release);
+      g_rules[i].rule.store(computed, std::memory_order_release);
     }
     return computed;
   }
   // Cache full around this slot or being filled: compute without caching.
-  FrameRule computed;
-  computed.kind = FrameRule::kUnsupported;
-  if (const Module* m = find_module(pc)) computed = compute_frame_rule(*m, pc);
-  return computed;
+  return compute_rule(pc);
 }
 
-LG_ALWAYS_INLINE bool trusted_frame(std::uintptr_t pc) {
-  if (in_trusted_executable(pc)) return true;
-  const Module* m = find_module(pc);
-  return m == nullptr || m->fp_trusted;
+// Each thread keeps the rules of its recent frames in a small direct-mapped table of its own, so
+// a walk through frames it has seen before touches only its own L1-resident lines.
+constexpr std::size_t kLocalRules = 256;
+struct LocalRules {
+  std::uintptr_t pc[kLocalRules];
+  std::uint64_t bits[kLocalRules];
+};
+__thread LocalRules t_rules __attribute__((tls_model("initial-exec")));
+
+LG_ALWAYS_INLINE FrameRule rule_for(std::uintptr_t pc) {
+  const std::size_t i = static_cast<std::size_t>((pc * 0x9E3779B97F4A7C15ull) >> 56);
+  LocalRules& local = t_rules;
+  if (LG_LIKELY(local.pc[i] == pc)) return FrameRule::unpack(local.bits[i]);
+  const std::uint64_t bits = shared_rule(pc);
+  local.pc[i] = pc;
+  local.bits[i] = bits;
+  return FrameRule::unpack(bits);
 }
 
 LG_ALWAYS_INLINE std::uintptr_t load(std::uintptr_t addr) {
@@ -159,13 +180,14 @@ std::uint32_t capture_stack(std::uintptr_t entry_fp, const StackBounds& bounds, 
   std::uint32_t n = 0;
   // Off the known stack (sigaltstack, fibers) only the entry point's own record is safe to read.
   const bool walkable = bounds.lo <= entry_fp && entry_fp < hi;
+  const CodeRange executable = trusted_executable();
   while (n < max) {
     out[n++] = pc;
     h = ((h << 5) | (h >> 59)) ^ pc;
     if (!walkable || n == max) break;
     std::uintptr_t next_pc, next_sp, next_fp;
     FrameRule rule;
-    if (trusted_frame(pc) || (rule = rule_for(pc)).kind != FrameRule::kCfa) {
+    if (executable.contains(pc) || (rule = rule_for(pc)).kind != FrameRule::kCfa) {
       // Frame-pointer step: fp points at {caller's fp, return address}.
       if (fp < sp || fp + 2 * sizeof(void*) > hi || (fp & 15) != 0) break;
       next_pc = load(fp + sizeof(void*));

@@ -11,9 +11,13 @@
 namespace leakguard::detail {
 namespace {
 
-// Index slots hold (hash high 32 bits << 32 | id); 0 is empty. An index is replaced, never
-// modified in a way a reader could misread: growth builds a new one and publishes it, and the old
-// one is kept because a reader may still be probing it.
+// Index slots hold the record's address (below 2^48: it is in mmap'ed memory) with the top 16
+// bits of its hash above it, so a probe reaches the record without going through the id
+// directory; 0 is empty. An index is replaced, never modified in a way a reader could misread:
+// growth builds a new one and publishes it, and the old one is kept because a reader may still
+// be probing it.
+constexpr int kSlotTagShift = 48;
+constexpr std::uint64_t kSlotPtrMask = (std::uint64_t{1} << kSlotTagShift) - 1;
 struct Index {
   std::size_t mask;
   std::atomic<std::uint64_t> slots[1];
@@ -40,28 +44,38 @@ Index* new_index(std::size_t capacity) {
   return idx;
 }
 
+}  // namespace
+
 bool same_stack(const StackRecord* r, const std::uintptr_t* frames, std::uint32_t n,
-                std::uint64_t hash) {
-  return r->hash == hash && r->nframes == n &&
-         std::memcmp(r->frames, frames, n * sizeof(std::uintptr_t)) == 0;
+                std::uint64_t hash) noexcept {
+  if (r->hash != hash || r->nframes != n) return false;
+  if (n > 8) return std::memcmp(r->frames, frames, n * sizeof(std::uintptr_t)) == 0;
+  for (std::uint32_t i = 0; i < n; ++i) {  // short stacks: cheaper than a call to memcmp
+    if (r->frames[i] != frames[i]) return false;
+  }
+  return true;
 }
+
+namespace {
 
 std::uint32_t probe(const Index* idx, const std::uintptr_t* frames, std::uint32_t n,
                     std::uint64_t hash) {
-  const std::uint64_t tag = hash >> 32;
+  const std::uint64_t tag = hash >> kSlotTagShift;
   for (std::size_t i = hash & idx->mask;; i = (i + 1) & idx->mask) {
     const std::uint64_t slot = idx->slots[i].load(std::memory_order_acquire);
     if (slot == 0) return 0;
-    if ((slot >> 32) != tag) continue;
-    const auto id = static_cast<std::uint32_t>(slot);
-    if (same_stack(stack_record(id), frames, n, hash)) return id;
+    if ((slot >> kSlotTagShift) != tag) continue;
+    const auto* record = reinterpret_cast<const StackRecord*>(slot & kSlotPtrMask);
+    if (same_stack(record, frames, n, hash)) return record->id;
   }
 }
 
-void place(Index* idx, std::uint64_t hash, std::uint32_t id) {
-  std::size_t i = hash & idx->mask;
+void place(Index* idx, const StackRecord* record) {
+  std::size_t i = record->hash & idx->mask;
   while (idx->slots[i].load(std::memory_order_relaxed) != 0) i = (i + 1) & idx->mask;
-  idx->slots[i].store(((hash >> 32) << 32) | id, std::memory_order_release);
+  idx->slots[i].store(((record->hash >> kSlotTagShift) << kSlotTagShift) |
+                          reinterpret_cast<std::uintptr_t>(record),
+                      std::memory_order_release);
 }
 
 StackRecord* arena_new(std::uint32_t n) {
@@ -94,7 +108,7 @@ std::uint32_t insert_locked(const std::uintptr_t* frames, std::uint32_t n, std::
   if (idx == nullptr || (id + 1) * 2 > idx->mask + 1) {
     Index* bigger = new_index(idx == nullptr ? 4096 : (idx->mask + 1) * 2);
     if (bigger == nullptr) return 0;
-    for (std::uint32_t old = 1; old < id; ++old) place(bigger, stack_record(old)->hash, old);
+    for (std::uint32_t old = 1; old < id; ++old) place(bigger, stack_record(old));
     g_index.store(bigger, std::memory_order_release);
     idx = bigger;
   }
@@ -113,7 +127,7 @@ std::uint32_t insert_locked(const std::uintptr_t* frames, std::uint32_t n, std::
   std::memcpy(r->frames, frames, n * sizeof(std::uintptr_t));
   chunk[id % kDirChunk].store(r, std::memory_order_release);
   g_count.store(id, std::memory_order_release);
-  place(idx, hash, id);
+  place(idx, r);
   return id;
 }
 

@@ -17,6 +17,9 @@ struct StackRecord {
 // Id 0 means "no stack": the table is full or out of memory.
 std::uint32_t intern_stack(const std::uintptr_t* frames, std::uint32_t nframes,
                            std::uint64_t hash) noexcept;
+// True when `record` holds exactly these frames.
+bool same_stack(const StackRecord* record, const std::uintptr_t* frames, std::uint32_t nframes,
+                std::uint64_t hash) noexcept;
 const StackRecord* stack_record(std::uint32_t id) noexcept;
 std::size_t stack_count() noexcept;
 std::size_t stack_table_bytes() noexcept;

@@ -10,6 +10,7 @@
 
 #include "ptr_table.hpp"
 #include "stack_capture.hpp"
+#include "stack_table.hpp"
 
 namespace leakguard::detail {
 
@@ -48,6 +49,8 @@ struct ThreadState {
   // blocks, so a block freed there never lingers as a false survivor.
   std::uint32_t untraced;
   bool exiting;      // the cache was handed back at thread exit; use the shared cache
+  // The interned stack of this thread's last traced allocation (records are never freed).
+  const StackRecord* last_stack;
   bool has_bounds;
   StackBounds bounds;
 };

@@ -29,15 +29,6 @@ std::atomic<std::uint64_t> g_lost_blocks{0};
 std::atomic<std::uint64_t> g_lost_bytes{0};
 std::atomic<bool> g_modules_loaded{false};
 
-class ErrnoKeeper {
- public:
-  ErrnoKeeper() noexcept : saved_(errno) {}
-  ~ErrnoKeeper() { errno = saved_; }
-
- private:
-  int saved_;
-};
-
 class MuteScope {
  public:
   MuteScope() noexcept { ++t_state.mute; }
@@ -83,7 +74,9 @@ void update_peak(ThreadCache* self) {
   }
 }
 
-void insert_owned(ThreadCache* tc, std::uintptr_t addr, std::uint64_t size, std::uint32_t stack_id) {
+// `meta` is make_meta(size, stack id), computed by the caller before the update begins.
+void insert_owned(ThreadCache* tc, std::uintptr_t addr, std::uint64_t size, std::uint64_t meta) {
+  const std::uint64_t akey = addr_key(addr);
   while (!owner_enter(tc)) {
   }
   if (!tracing_enabled()) {
@@ -91,7 +84,7 @@ void insert_owned(ThreadCache* tc, std::uintptr_t addr, std::uint64_t size, std:
     return;
   }
   BlockEntry replaced;
-  const auto result = tc->table.insert(addr_key(addr), 0, make_meta(size, stack_id), &replaced);
+  const auto result = tc->table.insert(akey, 0, meta, &replaced);
   std::int64_t now = tc->bytes.load(std::memory_order_relaxed);
   if (result == PtrTable::InsertResult::kInserted) {
     now += static_cast<std::int64_t>(size);
@@ -206,7 +199,6 @@ void record_alloc(void* ptr, std::size_t size, std::uintptr_t entry_fp) noexcept
   ThreadState& ts = t_state;
   if ((ts.mute | ts.untraced) != 0) return;
   MuteScope mute;
-  ErrnoKeeper errno_keeper;
   ThreadCache* tc = ts.cache != nullptr ? ts.cache : acquire_thread_cache();
   if (LG_UNLIKELY(!ts.has_bounds)) {
     ts.bounds = current_thread_stack_bounds();
@@ -216,10 +208,18 @@ void record_alloc(void* ptr, std::size_t size, std::uintptr_t entry_fp) noexcept
   std::uint64_t hash;
   const std::uint32_t n =
       capture_stack(entry_fp, ts.bounds, g_flags.nframe.load(std::memory_order_relaxed), frames, &hash);
-  const std::uint32_t stack_id = intern_stack(frames, n, hash);
+  // Allocations in a loop repeat their stack: the thread's last one is checked before the table.
+  const StackRecord* last = ts.last_stack;
+  std::uint32_t stack_id;
+  if (last != nullptr && same_stack(last, frames, n, hash)) {
+    stack_id = last->id;
+  } else {
+    stack_id = intern_stack(frames, n, hash);
+    ts.last_stack = stack_record(stack_id);
+  }
   const auto addr = reinterpret_cast<std::uintptr_t>(ptr);
   if (LG_LIKELY(tc != nullptr && addr_encodable(addr) && size <= kMaxInlineSize)) {
-    insert_owned(tc, addr, size, stack_id);
+    insert_owned(tc, addr, size, make_meta(size, stack_id));
   } else {
     insert_elsewhere(addr, size, stack_id);
   }
@@ -231,7 +231,6 @@ bool record_free(void* ptr) noexcept {
   // never recorded, or must not be touched mid-update: pass it through.
   if (ts.mute != 0) return true;
   MuteScope mute;
-  ErrnoKeeper errno_keeper;
   const auto addr = reinterpret_cast<std::uintptr_t>(ptr);
   ThreadCache* tc = ts.cache != nullptr ? ts.cache : acquire_thread_cache();
   if (LG_LIKELY(tc != nullptr && addr_encodable(addr))) {
@@ -282,7 +281,6 @@ ForgottenBlock forget_for_realloc(void* old) noexcept {
   ThreadState& ts = t_state;
   if (ts.mute != 0) return result;
   MuteScope mute;
-  ErrnoKeeper errno_keeper;
   const auto addr = reinterpret_cast<std::uintptr_t>(old);
   ThreadCache* tc = ts.cache != nullptr ? ts.cache : acquire_thread_cache();
   if (tc != nullptr && addr_encodable(addr)) {
@@ -312,11 +310,10 @@ ForgottenBlock forget_for_realloc(void* old) noexcept {
 void restore_after_failed_realloc(void* old, const ForgottenBlock& block) noexcept {
   if (!block.traced || t_state.mute != 0) return;
   MuteScope mute;
-  ErrnoKeeper errno_keeper;
   const auto addr = reinterpret_cast<std::uintptr_t>(old);
   ThreadCache* tc = t_state.cache;
   if (tc != nullptr && addr_encodable(addr) && block.size <= kMaxInlineSize) {
-    insert_owned(tc, addr, block.size, block.stack_id);
+    insert_owned(tc, addr, block.size, make_meta(block.size, block.stack_id));
   } else {
     insert_elsewhere(addr, block.size, block.stack_id);
   }

@@ -6,6 +6,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <climits>
 #include <new>
 
@@ -107,6 +108,7 @@ void fork_child() {
 }  // namespace
 
 void wait_while_stopped() noexcept {
+  const int saved_errno = errno;
   for (int spins = 0; g_stop.load(std::memory_order_acquire) != 0; ++spins) {
     if (spins < 200) {
       LG_CPU_RELAX();
@@ -114,6 +116,7 @@ void wait_while_stopped() noexcept {
       futex_wait(&g_stop, 1);
     }
   }
+  errno = saved_errno;
 }
 
 void world_init() noexcept {
@@ -206,7 +209,8 @@ void release_on_thread_exit(void* arg) {
 }
 }  // namespace
 
-StoppedWorld::StoppedWorld() noexcept {
+// The stop's syscalls (membarrier, futex, sched_yield) may set errno; the caller's is kept.
+StoppedWorld::StoppedWorld() noexcept : saved_errno_(errno) {
   ++t_state.mute;
   g_world_lock.lock();
   g_registry_lock.lock();
@@ -235,6 +239,7 @@ StoppedWorld::~StoppedWorld() {
   g_registry_lock.unlock();
   g_world_lock.unlock();
   --t_state.mute;
+  errno = saved_errno_;
 }
 
 }  // namespace leakguard::detail

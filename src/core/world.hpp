@@ -22,6 +22,7 @@ namespace leakguard::detail {
 extern std::atomic<std::uint32_t> g_stop;
 extern std::atomic<bool> g_owner_fence;
 
+// Sleeps until the current world stop ends. Keeps errno, like everything the interposers call.
 void wait_while_stopped() noexcept;
 
 // Begins an owner update. Returns false if a stop is in progress (the caller waited and must
@@ -75,6 +76,9 @@ class StoppedWorld {
     for (std::uint32_t i = 0; i < n; ++i) fn(*cache_at(i));
     fn(shared_cache());
   }
+
+ private:
+  int saved_errno_;
 };
 
 // Called by the tracer to complete cross-thread frees while the world is stopped.
