@@ -60,4 +60,61 @@ class PtrTable {
   std::size_t count_ = 0;
 };
 
+// Inline: the interposers' hot path calls these, and results passed back through memory from an
+// out-of-line call stalled store forwarding.
+inline PtrTable::InsertResult PtrTable::insert(std::uint64_t akey, std::uint64_t tag, std::uint64_t meta,
+                                               BlockEntry* replaced) noexcept {
+  // Load stays at or below 3/4.
+  if (LG_UNLIKELY((count_ + 1) * 4 > capacity_ * 3) && !grow()) {
+    if (capacity_ == 0 || count_ + 1 >= capacity_) return InsertResult::kNoMemory;
+  }
+  std::size_t i = home(akey);
+  while (slots_[i].key != 0) {
+    if ((slots_[i].key & kAddrMask) == akey) {
+      *replaced = slots_[i];
+      slots_[i].meta = meta;
+      slots_[i].key = make_key(akey, tag);
+      return InsertResult::kReplaced;
+    }
+    i = next(i);
+  }
+  slots_[i].meta = meta;
+  slots_[i].key = make_key(akey, tag);
+  ++count_;
+  return InsertResult::kInserted;
+}
+
+inline const BlockEntry* PtrTable::find(std::uint64_t akey) const noexcept {
+  if (count_ == 0) return nullptr;
+  for (std::size_t i = home(akey); slots_[i].key != 0; i = next(i)) {
+    if ((slots_[i].key & kAddrMask) == akey) return &slots_[i];
+  }
+  return nullptr;
+}
+
+inline bool PtrTable::erase(std::uint64_t akey, BlockEntry* out) noexcept {
+  if (count_ == 0) return false;
+  std::size_t i = home(akey);
+  for (;; i = next(i)) {
+    if (slots_[i].key == 0) return false;
+    if ((slots_[i].key & kAddrMask) == akey) break;
+  }
+  *out = slots_[i];
+  // Backward-shift: pull later members of the cluster into the hole unless that would move them
+  // before their home slot.
+  std::size_t hole = i;
+  for (std::size_t j = next(i);; j = next(j)) {
+    if (slots_[j].key == 0) break;
+    const std::size_t h = home(slots_[j].key & kAddrMask);
+    const bool stays = hole <= j ? (hole < h && h <= j) : (hole < h || h <= j);
+    if (stays) continue;
+    slots_[hole] = slots_[j];
+    hole = j;
+  }
+  slots_[hole].key = 0;
+  slots_[hole].meta = 0;
+  --count_;
+  return true;
+}
+
 }  // namespace leakguard::detail

@@ -176,20 +176,35 @@ std::uint32_t capture_stack(std::uintptr_t entry_fp, const StackBounds& bounds, 
   std::uintptr_t sp = entry_fp + 2 * sizeof(void*);
   std::uintptr_t fp = load(entry_fp);
   const std::uintptr_t lo = entry_fp, hi = bounds.hi;
-  std::uint64_t h = 0;
+  std::uint64_t h = pc;
   std::uint32_t n = 0;
+  if (max == 0) {
+    *hash = finalize_stack_hash(0, 0);
+    return 0;
+  }
+  out[n++] = pc;
   // Off the known stack (sigaltstack, fibers) only the entry point's own record is safe to read.
   const bool walkable = bounds.lo <= entry_fp && entry_fp < hi;
   const CodeRange executable = trusted_executable();
-  while (n < max) {
-    out[n++] = pc;
-    h = ((h << 5) | (h >> 59)) ^ pc;
-    if (!walkable || n == max) break;
+  while (walkable && n < max) {
+    // Frames of the executable, which keeps frame pointers: the tight loop of the common case.
+    // fp points at {caller's fp, return address}, 16-byte aligned, above sp and below the top.
+    while (executable.contains(pc)) {
+      if (fp < sp || fp > hi - 2 * sizeof(void*) || (fp & 15) != 0) goto done;
+      const std::uintptr_t next_pc = load(fp + sizeof(void*));
+      sp = fp + 2 * sizeof(void*);
+      fp = load(fp);
+      if (next_pc < 4096) goto done;
+      pc = next_pc;
+      out[n++] = pc;
+      h = ((h << 5) | (h >> 59)) ^ pc;
+      if (n == max) goto done;
+    }
+    // Any other frame: by its cached rule.
     std::uintptr_t next_pc, next_sp, next_fp;
-    FrameRule rule;
-    if (executable.contains(pc) || (rule = rule_for(pc)).kind != FrameRule::kCfa) {
-      // Frame-pointer step: fp points at {caller's fp, return address}.
-      if (fp < sp || fp + 2 * sizeof(void*) > hi || (fp & 15) != 0) break;
+    const FrameRule rule = rule_for(pc);
+    if (rule.kind != FrameRule::kCfa) {
+      if (fp < sp || fp > hi - 2 * sizeof(void*) || (fp & 15) != 0) break;
       next_pc = load(fp + sizeof(void*));
       next_sp = fp + 2 * sizeof(void*);
       next_fp = load(fp);
@@ -210,7 +225,10 @@ std::uint32_t capture_stack(std::uintptr_t entry_fp, const StackBounds& bounds, 
     pc = next_pc;
     sp = next_sp;
     fp = next_fp;
+    out[n++] = pc;
+    h = ((h << 5) | (h >> 59)) ^ pc;
   }
+done:
   *hash = finalize_stack_hash(h, n);
   return n;
 }
