@@ -8,7 +8,7 @@
 #include <atomic>
 #include <cstdint>
 
-#include "ptr_table.hpp"
+#include "block_store.hpp"
 #include "stack_capture.hpp"
 #include "stack_table.hpp"
 
@@ -31,7 +31,7 @@ struct alignas(64) ThreadCache {
 
   // Owner-private, or anyone's while the world is stopped (or the shared lock is held, for the
   // shared cache).
-  PtrTable table;
+  BlockStore table;
   std::atomic<std::int64_t> bytes{0};  // sum of sizes in `table`; read racily by peak tracking
   std::atomic<std::int64_t> limit{0};  // bytes may grow to here before peak is re-checked
   std::uint32_t npending = 0;

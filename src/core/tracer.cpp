@@ -83,21 +83,13 @@ void insert_owned(ThreadCache* tc, std::uintptr_t addr, std::uint64_t size, std:
     owner_exit(tc);
     return;
   }
-  BlockEntry replaced;
-  const auto result = tc->table.insert(akey, 0, meta, &replaced);
-  std::int64_t now = tc->bytes.load(std::memory_order_relaxed);
-  if (result == PtrTable::InsertResult::kInserted) {
-    now += static_cast<std::int64_t>(size);
-  } else if (result == PtrTable::InsertResult::kReplaced) {
-    now += static_cast<std::int64_t>(size) - static_cast<std::int64_t>(meta_size(replaced.meta));
-  }
+  const BlockStore::InsertOutcome outcome = tc->table.insert(akey, meta);
+  const std::int64_t now = tc->bytes.load(std::memory_order_relaxed) + static_cast<std::int64_t>(size) -
+                           static_cast<std::int64_t>(outcome.dropped_bytes);
   tc->bytes.store(now, std::memory_order_relaxed);
   owner_exit(tc);
-  if (result == PtrTable::InsertResult::kNoMemory) {
-    count_lost(size);
-  } else if (now > tc->limit.load(std::memory_order_relaxed)) {
-    update_peak(tc);
-  }
+  if (LG_UNLIKELY(outcome.lost)) count_lost(outcome.dropped_bytes);
+  if (now > tc->limit.load(std::memory_order_relaxed)) update_peak(tc);
 }
 
 // For threads without a cache (exiting, or none could be made) and blocks the 16-byte entry
@@ -107,19 +99,11 @@ void insert_elsewhere(std::uintptr_t addr, std::uint64_t size, std::uint32_t sta
     ThreadCache& sc = shared_cache();
     SpinGuard guard(shared_lock());
     if (!tracing_enabled()) return;
-    BlockEntry replaced;
-    const auto result = sc.table.insert(addr_key(addr), 0, make_meta(size, stack_id), &replaced);
-    if (result == PtrTable::InsertResult::kNoMemory) {
-      count_lost(size);
-      return;
-    }
-    std::int64_t delta = static_cast<std::int64_t>(size);
-    if (result == PtrTable::InsertResult::kReplaced) {
-      delta -= static_cast<std::int64_t>(meta_size(replaced.meta));
-    } else {
-      g_shared_blocks.fetch_add(1, std::memory_order_relaxed);
-    }
-    sc.bytes.fetch_add(delta, std::memory_order_relaxed);
+    const BlockStore::InsertOutcome outcome = sc.table.insert(addr_key(addr), make_meta(size, stack_id));
+    if (outcome.lost) count_lost(outcome.dropped_bytes);
+    if (!outcome.dropped) g_shared_blocks.fetch_add(1, std::memory_order_relaxed);
+    sc.bytes.fetch_add(static_cast<std::int64_t>(size) - static_cast<std::int64_t>(outcome.dropped_bytes),
+                       std::memory_order_relaxed);
   } else {
     SpinGuard guard(side_lock());
     if (!tracing_enabled()) return;

@@ -3,8 +3,10 @@
 #include <gtest/gtest.h>
 
 #include <random>
+#include <vector>
 #include <unordered_map>
 
+#include "core/block_store.hpp"
 #include "core/ptr_table.hpp"
 #include "core/raw_memory.hpp"
 
@@ -86,6 +88,74 @@ TEST(PtrTable, InsertReportsNoMemoryWhenTheFirstTableCannotBeMapped) {
   raw_inject_failures(1);
   EXPECT_EQ(table.insert(1, 0, make_meta(8, 1), &ignored), PtrTable::InsertResult::kNoMemory);
   EXPECT_EQ(table.insert(1, 0, make_meta(8, 1), &ignored), PtrTable::InsertResult::kInserted);
+}
+
+TEST(BlockStore, NurseryAndTableTogetherMatchAModel) {
+  BlockStore store;
+  std::unordered_map<std::uint64_t, std::uint64_t> model;
+  std::mt19937_64 rng(9);
+  std::vector<std::uint64_t> live;
+  std::uint64_t next_key = 1;
+  for (int step = 0; step < 100000; ++step) {
+    // Mostly frees of the newest blocks (as programs do), sometimes of old ones.
+    if (live.empty() || rng() % 2 == 0) {
+      const std::uint64_t k = next_key++;
+      const std::uint64_t meta = make_meta(rng() % 1000, 7);
+      const auto outcome = store.insert(k, meta);
+      ASSERT_FALSE(outcome.dropped) << "step " << step;
+      model[k] = meta;
+      live.push_back(k);
+    } else {
+      const std::size_t at = rng() % 4 == 0 ? rng() % live.size() : live.size() - 1;
+      const std::uint64_t k = live[at];
+      live[at] = live.back();
+      live.pop_back();
+      BlockEntry out{};
+      ASSERT_TRUE(store.erase(k, &out)) << "step " << step;
+      ASSERT_EQ(out.meta, model[k]);
+      model.erase(k);
+      ASSERT_FALSE(store.erase(k, &out));
+    }
+    ASSERT_EQ(store.size(), model.size());
+  }
+  std::size_t seen = 0;
+  store.for_each([&](const BlockEntry& e) {
+    ++seen;
+    ASSERT_EQ(model.at(e.key & kAddrMask), e.meta);
+  });
+  EXPECT_EQ(seen, model.size());
+  for (const auto& [k, meta] : model) {
+    ASSERT_NE(store.find(k), nullptr);
+    EXPECT_EQ(store.find(k)->meta, meta);
+  }
+}
+
+TEST(BlockStore, AStaleRecordOfTheSameAddressIsReplacedAndReported) {
+  BlockStore store;
+  store.insert(5, make_meta(100, 1));  // its free was never seen
+  for (std::uint64_t k = 10; k < 17; ++k) store.insert(k, make_meta(1, 1));
+  ASSERT_EQ(store.size(), 8u);
+  const auto pushed = store.insert(20, make_meta(1, 1));  // evicts key 5 into the table
+  EXPECT_FALSE(pushed.dropped);
+  store.insert(5, make_meta(30, 2));  // the address comes back
+  int drops = 0;
+  for (std::uint64_t k = 30; k < 38; ++k) {  // the 8th insert moves the new record to the table
+    const auto outcome = store.insert(k, make_meta(1, 1));
+    if (outcome.dropped) {
+      ++drops;
+      EXPECT_FALSE(outcome.lost);
+      EXPECT_EQ(outcome.dropped_bytes, 100u);  // the stale record's size stops counting
+    }
+  }
+  EXPECT_EQ(drops, 1);
+  EXPECT_EQ(meta_size(store.find(5)->meta), 30u);
+}
+
+TEST(BlockStore, RepairDropsNurseryEntriesTheTableAlsoHolds) {
+  BlockStore store;
+  for (std::uint64_t k = 1; k <= 12; ++k) store.insert(k, make_meta(10, 1));
+  EXPECT_EQ(store.repair(), 120u);
+  EXPECT_EQ(store.size(), 12u);
 }
 
 TEST(BlockEntry, AddressEncodingRoundTrips) {

@@ -18,9 +18,17 @@ TEST(TracerOutOfMemory, AllocationsSucceedAndTheLossIsCounted) {
   std::vector<void*> blocks;
   blocks.reserve(200000);
   const std::size_t base = leakguard::get_traced_memory().current;
-  leakguard::detail::raw_inject_failures(1 << 30);  // every mmap of the tracer fails from now on
+  // The newest blocks wait in a small per-thread nursery before they enter the table, and the
+  // table is where memory runs out: fill the nursery with blocks of this test first, so that any
+  // block that goes untraced is one the test counts.
   std::size_t requested = 0;
-  for (int i = 0; i < 200000; ++i) {
+  for (int i = 0; i < 8; ++i) {
+    blocks.push_back(std::malloc(8));
+    keep(blocks.back());
+    requested += 8;
+  }
+  leakguard::detail::raw_inject_failures(1 << 30);  // every mmap of the tracer fails from now on
+  for (int i = 0; i < 200000 - 8; ++i) {
     const std::size_t size = 8 + static_cast<std::size_t>(i % 50);
     void* p = std::malloc(size);
     ASSERT_NE(p, nullptr) << "the program's allocation failed at " << i;

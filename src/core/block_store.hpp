@@ -1,0 +1,113 @@
+// The blocks one thread cache owns: the newest few in a small nursery, searched first, the rest
+// in a PtrTable. Most blocks die young (temporaries, loop bodies); those never touch the table,
+// so their allocation and free cost a store and a short scan instead of two hash-table updates.
+//
+// Written by one thread at a time, like PtrTable. Every nursery update writes meta before key and
+// clears key alone, so a fork child's repair() sees each entry whole or not at all.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+
+#include "block_entry.hpp"
+#include "ptr_table.hpp"
+
+namespace leakguard::detail {
+
+class BlockStore {
+ public:
+  static constexpr std::uint32_t kNursery = 8;
+
+  struct InsertOutcome {
+    bool dropped = false;          // one older entry stopped counting (see below)
+    bool lost = false;             // ... because the table could not take it: an untraced block
+    std::uint64_t dropped_bytes = 0;
+  };
+  // Adds a block. The nursery's oldest entry moves to the table to make room; the outcome says
+  // whether an entry stopped counting on the way: a stale record of the same address (a free the
+  // tracer never saw) that was replaced, or a block lost because the table could not grow.
+  InsertOutcome insert(std::uint64_t akey, std::uint64_t meta) noexcept {
+    InsertOutcome outcome;
+    BlockEntry& slot = nursery_[next_];
+    next_ = (next_ + 1) % kNursery;
+    if (slot.key != 0) {
+      BlockEntry replaced;
+      const auto result = table_.insert(slot.key & kAddrMask, key_tag(slot.key), slot.meta, &replaced);
+      if (result == PtrTable::InsertResult::kReplaced) {
+        outcome = InsertOutcome{true, false, meta_size(replaced.meta)};
+      } else if (result == PtrTable::InsertResult::kNoMemory) {
+        outcome = InsertOutcome{true, true, meta_size(slot.meta)};
+      }
+    } else {
+      ++nursery_count_;
+    }
+    slot.meta = meta;
+    slot.key = make_key(akey, 0);
+    return outcome;
+  }
+
+  // Removes akey, returning its entry; the newest blocks are looked at first. False when absent.
+  bool erase(std::uint64_t akey, BlockEntry* out) noexcept {
+    std::uint32_t i = next_;
+    for (std::uint32_t k = 0; k < kNursery; ++k) {
+      i = (i + kNursery - 1) % kNursery;
+      if ((nursery_[i].key & kAddrMask) == akey && nursery_[i].key != 0) {
+        *out = nursery_[i];
+        nursery_[i].key = 0;
+        --nursery_count_;
+        return true;
+      }
+    }
+    return table_.erase(akey, out);
+  }
+
+  const BlockEntry* find(std::uint64_t akey) const noexcept {
+    for (const BlockEntry& e : nursery_) {
+      if (e.key != 0 && (e.key & kAddrMask) == akey) return &e;
+    }
+    return table_.find(akey);
+  }
+
+  template <class Fn>
+  void for_each(Fn&& fn) const {
+    for (const BlockEntry& e : nursery_) {
+      if (e.key != 0) fn(e);
+    }
+    table_.for_each(fn);
+  }
+
+  std::size_t size() const noexcept { return nursery_count_ + table_.size(); }
+  std::size_t memory_bytes() const noexcept { return table_.memory_bytes(); }
+
+  void reset() noexcept {
+    for (BlockEntry& e : nursery_) e = BlockEntry{};
+    nursery_count_ = 0;
+    next_ = 0;
+    table_.reset();
+  }
+
+  // In a fork child, for a store whose owner was interrupted mid-update: rebuilds the table,
+  // drops nursery entries the table also holds (an eviction caught half-way), and returns the
+  // sum of sizes of what is left.
+  std::uint64_t repair() noexcept {
+    std::uint64_t bytes = table_.repair();
+    nursery_count_ = 0;
+    for (BlockEntry& e : nursery_) {
+      if (e.key == 0) continue;
+      if (table_.find(e.key & kAddrMask) != nullptr) {
+        e.key = 0;
+        continue;
+      }
+      ++nursery_count_;
+      bytes += meta_size(e.meta);
+    }
+    return bytes;
+  }
+
+ private:
+  BlockEntry nursery_[kNursery] = {};
+  std::uint32_t next_ = 0;
+  std::uint32_t nursery_count_ = 0;
+  PtrTable table_;
+};
+
+}  // namespace leakguard::detail
