@@ -138,15 +138,6 @@ StackBounds mapping_containing(std::uintptr_t addr) {
 
 }  // namespace
 
-std::uint64_t finalize_stack_hash(std::uint64_t h, std::uint32_t n) noexcept {
-  h ^= n;
-  h ^= h >> 33;
-  h *= 0xff51afd7ed558ccdull;
-  h ^= h >> 33;
-  h *= 0xc4ceb9fe1a85ec53ull;
-  h ^= h >> 33;
-  return h;
-}
 
 StackBounds current_thread_stack_bounds() noexcept {
   const int saved_errno = errno;
@@ -169,7 +160,11 @@ StackBounds current_thread_stack_bounds() noexcept {
 }
 
 std::uint32_t capture_stack(std::uintptr_t entry_fp, const StackBounds& bounds, std::uint32_t max,
-                            std::uintptr_t* out, std::uint64_t* hash) noexcept {
+                            std::uintptr_t* out, std::uint64_t* hash,
+                            const std::uintptr_t* expected, std::uintptr_t* differs) noexcept {
+  static constexpr std::uintptr_t kNothing[kMaxCapturedFrames] = {};
+  const std::uintptr_t* expect = expected != nullptr ? expected : kNothing;
+  std::uintptr_t diff = 0;
   // State of the frame being unwound: the return address into it, its stack pointer right after
   // that return, and its frame-pointer register.
   std::uintptr_t pc = load(entry_fp + sizeof(void*));
@@ -179,9 +174,10 @@ std::uint32_t capture_stack(std::uintptr_t entry_fp, const StackBounds& bounds, 
   std::uint64_t h = pc;
   std::uint32_t n = 0;
   if (max == 0) {
-    *hash = finalize_stack_hash(0, 0);
+    *hash = 0;
     return 0;
   }
+  diff |= expect[n] ^ pc;
   out[n++] = pc;
   // Off the known stack (sigaltstack, fibers) only the entry point's own record is safe to read.
   const bool walkable = bounds.lo <= entry_fp && entry_fp < hi;
@@ -196,6 +192,7 @@ std::uint32_t capture_stack(std::uintptr_t entry_fp, const StackBounds& bounds, 
       fp = load(fp);
       if (next_pc < 4096) goto done;
       pc = next_pc;
+      diff |= expect[n] ^ pc;
       out[n++] = pc;
       h = ((h << 5) | (h >> 59)) ^ pc;
       if (n == max) goto done;
@@ -225,11 +222,13 @@ std::uint32_t capture_stack(std::uintptr_t entry_fp, const StackBounds& bounds, 
     pc = next_pc;
     sp = next_sp;
     fp = next_fp;
+    diff |= expect[n] ^ pc;
     out[n++] = pc;
     h = ((h << 5) | (h >> 59)) ^ pc;
   }
 done:
-  *hash = finalize_stack_hash(h, n);
+  *hash = h;
+  if (differs != nullptr) *differs = diff;
   return n;
 }
 

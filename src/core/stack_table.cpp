@@ -11,6 +11,19 @@
 namespace leakguard::detail {
 namespace {
 
+// Mixes capture_stack()'s running hash (a rotate-xor of the frames) so that its bits spread over
+// the index. Done here, not during the walk, because a stack equal to the thread's previous one
+// never needs it.
+std::uint64_t finalize_hash(std::uint64_t h, std::uint32_t n) noexcept {
+  h ^= n;
+  h ^= h >> 33;
+  h *= 0xff51afd7ed558ccdull;
+  h ^= h >> 33;
+  h *= 0xc4ceb9fe1a85ec53ull;
+  h ^= h >> 33;
+  return h;
+}
+
 // Index slots hold the record's address (below 2^48: it is in mmap'ed memory) with the top 16
 // bits of its hash above it, so a probe reaches the record without going through the id
 // directory; 0 is empty. An index is replaced, never modified in a way a reader could misread:
@@ -44,10 +57,8 @@ Index* new_index(std::size_t capacity) {
   return idx;
 }
 
-}  // namespace
-
 bool same_stack(const StackRecord* r, const std::uintptr_t* frames, std::uint32_t n,
-                std::uint64_t hash) noexcept {
+                std::uint64_t hash) {
   if (r->hash != hash || r->nframes != n) return false;
   if (n > 8) return std::memcmp(r->frames, frames, n * sizeof(std::uintptr_t)) == 0;
   for (std::uint32_t i = 0; i < n; ++i) {  // short stacks: cheaper than a call to memcmp
@@ -55,8 +66,6 @@ bool same_stack(const StackRecord* r, const std::uintptr_t* frames, std::uint32_
   }
   return true;
 }
-
-namespace {
 
 std::uint32_t probe(const Index* idx, const std::uintptr_t* frames, std::uint32_t n,
                     std::uint64_t hash) {
@@ -134,7 +143,8 @@ std::uint32_t insert_locked(const std::uintptr_t* frames, std::uint32_t n, std::
 }  // namespace
 
 std::uint32_t intern_stack(const std::uintptr_t* frames, std::uint32_t nframes,
-                           std::uint64_t hash) noexcept {
+                           std::uint64_t running_hash) noexcept {
+  const std::uint64_t hash = finalize_hash(running_hash, nframes);
   if (const Index* idx = g_index.load(std::memory_order_acquire)) {
     if (std::uint32_t id = probe(idx, frames, nframes, hash)) return id;
   }

@@ -14,12 +14,10 @@ struct StackRecord {
   std::uintptr_t frames[1];  // nframes return addresses, most recent call first
 };
 
-// Id 0 means "no stack": the table is full or out of memory.
+// The id of this stack, adding it on first sight. running_hash is capture_stack()'s. Id 0 means
+// "no stack": the table is full or out of memory.
 std::uint32_t intern_stack(const std::uintptr_t* frames, std::uint32_t nframes,
-                           std::uint64_t hash) noexcept;
-// True when `record` holds exactly these frames.
-bool same_stack(const StackRecord* record, const std::uintptr_t* frames, std::uint32_t nframes,
-                std::uint64_t hash) noexcept;
+                           std::uint64_t running_hash) noexcept;
 const StackRecord* stack_record(std::uint32_t id) noexcept;
 std::size_t stack_count() noexcept;
 std::size_t stack_table_bytes() noexcept;

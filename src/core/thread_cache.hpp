@@ -10,7 +10,6 @@
 
 #include "block_store.hpp"
 #include "stack_capture.hpp"
-#include "stack_table.hpp"
 
 namespace leakguard::detail {
 
@@ -49,8 +48,11 @@ struct ThreadState {
   // blocks, so a block freed there never lingers as a false survivor.
   std::uint32_t untraced;
   bool exiting;      // the cache was handed back at thread exit; use the shared cache
-  // The interned stack of this thread's last traced allocation (records are never freed).
-  const StackRecord* last_stack;
+  // The stack of this thread's last traced allocation, zero beyond last_nframes, and its id (0:
+  // none yet). Allocations in a loop repeat their stack; the walk compares as it reads.
+  std::uint32_t last_stack_id;
+  std::uint32_t last_nframes;
+  std::uintptr_t last_frames[kMaxCapturedFrames];
   bool has_bounds;
   StackBounds bounds;
 };

@@ -1,6 +1,7 @@
 #include "tracer.hpp"
 
 #include <cerrno>
+#include <cstring>
 
 #include "block_entry.hpp"
 #include "modules.hpp"
@@ -17,7 +18,6 @@ TracerFlags g_flags;
 
 namespace {
 
-constexpr std::uint32_t kMaxFrames = 128;
 
 std::atomic<std::int64_t> g_peak{0};
 // Totals of what lives outside the per-thread tables, kept as atomics so that peak tracking can
@@ -188,18 +188,18 @@ void record_alloc(void* ptr, std::size_t size, std::uintptr_t entry_fp) noexcept
     ts.bounds = current_thread_stack_bounds();
     ts.has_bounds = true;
   }
-  std::uintptr_t frames[kMaxFrames];
+  std::uintptr_t frames[kMaxCapturedFrames];
   std::uint64_t hash;
-  const std::uint32_t n =
-      capture_stack(entry_fp, ts.bounds, g_flags.nframe.load(std::memory_order_relaxed), frames, &hash);
-  // Allocations in a loop repeat their stack: the thread's last one is checked before the table.
-  const StackRecord* last = ts.last_stack;
-  std::uint32_t stack_id;
-  if (last != nullptr && same_stack(last, frames, n, hash)) {
-    stack_id = last->id;
-  } else {
+  std::uintptr_t differs;
+  const std::uint32_t n = capture_stack(entry_fp, ts.bounds, g_flags.nframe.load(std::memory_order_relaxed),
+                                        frames, &hash, ts.last_frames, &differs);
+  std::uint32_t stack_id = ts.last_stack_id;
+  if (differs != 0 || n != ts.last_nframes || stack_id == 0) {
     stack_id = intern_stack(frames, n, hash);
-    ts.last_stack = stack_record(stack_id);
+    for (std::uint32_t i = n; i < ts.last_nframes; ++i) ts.last_frames[i] = 0;
+    std::memcpy(ts.last_frames, frames, n * sizeof(std::uintptr_t));
+    ts.last_nframes = n;
+    ts.last_stack_id = stack_id;
   }
   const auto addr = reinterpret_cast<std::uintptr_t>(ptr);
   if (LG_LIKELY(tc != nullptr && addr_encodable(addr) && size <= kMaxInlineSize)) {
@@ -308,7 +308,7 @@ void tracer_start(std::uint32_t nframe) noexcept {
   world_init();
   set_drain_hook(drain_pending);
   if (!g_modules_loaded.exchange(true)) refresh_modules();
-  g_flags.nframe.store(nframe < 1 ? 1 : (nframe > kMaxFrames ? kMaxFrames : nframe),
+  g_flags.nframe.store(nframe < 1 ? 1 : (nframe > kMaxCapturedFrames ? kMaxCapturedFrames : nframe),
                        std::memory_order_relaxed);
   g_flags.tracing.store(true, std::memory_order_release);
 }
@@ -436,7 +436,7 @@ int tracer_track(std::uint64_t domain, std::uintptr_t addr, std::size_t size,
     ts.bounds = current_thread_stack_bounds();
     ts.has_bounds = true;
   }
-  std::uintptr_t frames[kMaxFrames];
+  std::uintptr_t frames[kMaxCapturedFrames];
   std::uint64_t hash;
   const std::uint32_t n =
       capture_stack(entry_fp, ts.bounds, g_flags.nframe.load(std::memory_order_relaxed), frames, &hash);

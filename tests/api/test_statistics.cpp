@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <array>
 #include <cstdlib>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -156,6 +157,36 @@ TEST(Statistics, TracebackLimitBoundsTheRecordedFrames) {
     EXPECT_NE((*tb)[0].function.find("recurse_alloc"), std::string::npos) << (*tb)[0].function;
     std::free(p);
   }
+}
+
+TEST(Statistics, AllocationsAlternatingBetweenStacksKeepTheirOwnTracebacks) {
+  // Each thread remembers its last stack to skip the table when the next one repeats it; stacks
+  // that differ in one frame, in length, or only by the frame limit must still come out apart.
+  lgtest::Tracing tracing(32);
+  std::vector<void*> blocks;
+  std::map<void*, std::pair<int, int>> expected;  // block -> (recursion depth, frame limit)
+  for (int i = 0; i < 60; ++i) {
+    const int depth = i % 3;          // 0, 1, 2: stacks of different lengths, same prefix
+    const int limit = i % 4 == 3 ? 2 : 32;
+    leakguard::start(limit);
+    void* p = recurse_alloc(depth);
+    blocks.push_back(p);
+    expected[p] = {depth, limit};
+  }
+  for (void* p : blocks) {
+    const auto tb = leakguard::get_object_traceback(p);
+    ASSERT_TRUE(tb.has_value());
+    const auto [depth, limit] = expected[p];
+    int recursion_frames = 0;
+    for (const auto& f : *tb) recursion_frames += f.function.find("recurse_alloc") != std::string::npos;
+    if (limit == 2) {
+      EXPECT_EQ(tb->total_nframe(), 2u);
+    } else {
+      EXPECT_EQ(recursion_frames, depth + 1) << "depth " << depth;
+      EXPECT_GT(tb->total_nframe(), static_cast<std::size_t>(depth + 1));
+    }
+  }
+  for (void* p : blocks) std::free(p);
 }
 
 }  // namespace
