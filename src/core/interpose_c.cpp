@@ -8,22 +8,16 @@
 #include <cstdlib>
 #include <cstring>
 
-#include "config.hpp"
-#include "real_alloc.hpp"
-#include "tracer.hpp"
+#include "interpose.hpp"
 
 #define LG_INTERPOSE extern "C" __attribute__((visibility("default")))
 
 using leakguard::detail::record_alloc;
-using leakguard::detail::record_free;
+using leakguard::detail::release;
+using leakguard::detail::traced;
 using leakguard::detail::tracing_enabled;
 
 namespace {
-
-LG_ALWAYS_INLINE void* traced(void* p, std::size_t size, std::uintptr_t fp) {
-  if (LG_LIKELY(p != nullptr) && tracing_enabled()) record_alloc(p, size, fp);
-  return p;
-}
 
 LG_ALWAYS_INLINE void* traced_realloc(void* old, std::size_t size, std::uintptr_t fp) {
   if (!tracing_enabled()) return __libc_realloc(old, size);
@@ -58,11 +52,7 @@ LG_INTERPOSE void* malloc(std::size_t size) noexcept {
   return traced(__libc_malloc(size), size, LG_CURRENT_FRAME());
 }
 
-LG_INTERPOSE void free(void* ptr) noexcept {
-  if (ptr == nullptr) return;
-  if (tracing_enabled() && !record_free(ptr)) return;
-  __libc_free(ptr);
-}
+LG_INTERPOSE void free(void* ptr) noexcept { release(ptr); }
 
 LG_INTERPOSE void* calloc(std::size_t n, std::size_t size) noexcept {
   // On overflow glibc returns null with ENOMEM, so n * size is only used when it fits.

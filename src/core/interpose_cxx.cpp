@@ -4,15 +4,12 @@
 #include <cstdint>
 #include <new>
 
-#include "config.hpp"
-#include "real_alloc.hpp"
-#include "tracer.hpp"
+#include "interpose.hpp"
 
 #define LG_INTERPOSE __attribute__((visibility("default")))
 
-using leakguard::detail::record_alloc;
-using leakguard::detail::record_free;
-using leakguard::detail::tracing_enabled;
+using leakguard::detail::release;
+using leakguard::detail::traced;
 
 namespace {
 
@@ -34,17 +31,6 @@ LG_ALWAYS_INLINE void* allocate_nothrow(std::size_t size, std::size_t alignment)
   } catch (...) {
     return nullptr;
   }
-}
-
-LG_ALWAYS_INLINE void* traced(void* p, std::size_t size, std::uintptr_t fp) {
-  if (LG_LIKELY(p != nullptr) && tracing_enabled()) record_alloc(p, size, fp);
-  return p;
-}
-
-LG_ALWAYS_INLINE void release(void* p) noexcept {
-  if (p == nullptr) return;
-  if (tracing_enabled() && !record_free(p)) return;
-  __libc_free(p);
 }
 
 std::size_t align_of(std::align_val_t a) { return static_cast<std::size_t>(a); }
