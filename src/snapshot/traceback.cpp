@@ -76,6 +76,20 @@ std::vector<std::string> Traceback::format(int limit, bool most_recent_first) co
   } else {
     for (std::size_t i = end; i > begin; --i) emit(frames_[i - 1]);
   }
+  // Frames of the user's own modules without file:line: say how to get it. System libraries
+  // without debug info are normal and go unmentioned.
+  const auto rule = detail::current_attribution_rule();
+  std::string without_debug_info;
+  for (std::size_t i = begin; i < end; ++i) {
+    const Frame& f = frames_[i];
+    if (!f.filename.empty() || f.module.empty() || rule->is_system(f)) continue;
+    if (without_debug_info.find(f.module) != std::string::npos) continue;
+    without_debug_info += (without_debug_info.empty() ? "" : ", ") + f.module;
+  }
+  if (!without_debug_info.empty()) {
+    lines.push_back("  (no file:line for " + without_debug_info +
+                    ": built without debug info; compile with -g, e.g. CMAKE_BUILD_TYPE=RelWithDebInfo)");
+  }
   return lines;
 }
 

@@ -67,11 +67,17 @@ TEST(BuildTypes, OwnFramesAreWalkedInOrder) {
   EXPECT_EQ(l2, l3 + 1) << dump(*tb);
   EXPECT_EQ(l1, l2 + 1) << dump(*tb);
   EXPECT_GT(test, l1) << dump(*tb);
+  const auto lines = tb->format(4, /*most_recent_first=*/true);
+  const std::string hint = "  (no file:line for " + (*tb)[0].module + ": built without debug info";
 #ifdef LEAKGUARD_TEST_HAS_DEBUG_INFO
   EXPECT_EQ((*tb)[0].filename, __FILE__);
   EXPECT_EQ((*tb)[0].lineno, g_malloc_line);
   EXPECT_EQ(tb->str(), std::string(__FILE__) + ":" + std::to_string(g_malloc_line));
+  for (const auto& line : lines) EXPECT_EQ(line.find("(no file:line"), std::string::npos) << line;
 #else
+  // The formatted traceback says how to get file:line.
+  ASSERT_FALSE(lines.empty());
+  EXPECT_EQ(lines.back().rfind(hint, 0), 0u) << lines.back();
   // Without debug info: function and module+offset, no file:line.
   EXPECT_TRUE((*tb)[0].filename.empty()) << (*tb)[0].filename;
   EXPECT_EQ((*tb)[0].lineno, 0);
