@@ -55,9 +55,9 @@ class LEAKGUARD_API Traceback {
   // Lines as Python's traceback.format(): for each frame
   //   '  File "file.cpp", line 42, in function'
   //   '    <source line>'            (when the source file is readable)
-  // limit > 0 keeps the limit most recent frames, limit < 0 the -limit oldest, 0 all. When frames
-  // of a module that is not system code have no file:line, a last line names the module and
-  // says how to get it: '  (no file:line for /path/app: built without debug info; ...)'.
+  // limit > 0 keeps the limit most recent frames, limit < 0 the -limit oldest, 0 all. When no frame
+  // of a module that is not system code has file:line, a last line names the module and says
+  // how to get it: '  (no file:line for /path/app: built without debug info; ...)'.
   std::vector<std::string> format(int limit = 0, bool most_recent_first = false) const;
   // str() of the attribution frame, as tracemalloc's str(traceback) is that of its frame.
   std::string str() const;

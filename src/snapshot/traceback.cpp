@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <fstream>
 #include <mutex>
 #include <sstream>
@@ -76,15 +77,19 @@ std::vector<std::string> Traceback::format(int limit, bool most_recent_first) co
   } else {
     for (std::size_t i = end; i > begin; --i) emit(frames_[i - 1]);
   }
-  // Frames of the user's own modules without file:line: say how to get it. System libraries
-  // without debug info are normal and go unmentioned.
+  // A module of the user's whose frames here all lack file:line was built without debug info:
+  // say how to get it. (One with some file:line has debug info and only links code without it,
+  // such as a distribution's static libraries; system libraries go unmentioned.)
   const auto rule = detail::current_attribution_rule();
   std::string without_debug_info;
   for (std::size_t i = begin; i < end; ++i) {
     const Frame& f = frames_[i];
     if (!f.filename.empty() || f.module.empty() || rule->is_system(f)) continue;
     if (without_debug_info.find(f.module) != std::string::npos) continue;
-    without_debug_info += (without_debug_info.empty() ? "" : ", ") + f.module;
+    const bool module_has_lines = std::any_of(frames_.begin(), frames_.end(), [&](const Frame& g) {
+      return g.module == f.module && !g.filename.empty();
+    });
+    if (!module_has_lines) without_debug_info += (without_debug_info.empty() ? "" : ", ") + f.module;
   }
   if (!without_debug_info.empty()) {
     lines.push_back("  (no file:line for " + without_debug_info +
