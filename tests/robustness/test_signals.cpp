@@ -16,6 +16,8 @@
 
 #include <leakguard/leakguard.hpp>
 
+#include "watchdog.hpp"
+
 namespace {
 
 void keep(const void* p) { asm volatile("" : : "r"(p) : "memory"); }
@@ -41,24 +43,7 @@ void warm_tcache() {
   for (void* p : warm) std::free(p);
 }
 
-// A deadlock ends the test with SIGUSR2 (its default action terminates the process), which ctest
-// reports as a failure instead of waiting for its own timeout.
-class Watchdog {
- public:
-  explicit Watchdog(int seconds) {
-    sigevent ev{};
-    ev.sigev_notify = SIGEV_SIGNAL;
-    ev.sigev_signo = SIGUSR2;
-    timer_create(CLOCK_MONOTONIC, &ev, &timer_);
-    itimerspec when{};
-    when.it_value.tv_sec = seconds;
-    timer_settime(timer_, 0, &when, nullptr);
-  }
-  ~Watchdog() { timer_delete(timer_); }
-
- private:
-  timer_t timer_{};
-};
+using robust::Watchdog;
 
 // A high-resolution periodic SIGALRM, sent to the process (any thread that does not block it).
 class SignalTimer {

@@ -1,6 +1,7 @@
 // Concurrency: many threads allocating and freeing (also each other's blocks) while tracing is
 // toggled and snapshots are taken, then an exact count at a quiescent point.
 #include <gtest/gtest.h>
+#include <pthread.h>
 
 #include <atomic>
 #include <cstdlib>
@@ -10,9 +11,12 @@
 
 #include <leakguard/leakguard.hpp>
 
+#include "watchdog.hpp"
+
 namespace {
 
-void keep(const void* p) { asm volatile("" : : "r"(p) : "memory"); }
+using robust::keep;
+using robust::Watchdog;
 
 // A lock-protected hand-off of blocks between threads, so that frees cross threads.
 class Exchange {
@@ -42,6 +46,7 @@ class Exchange {
 };
 
 TEST(Threads, ChurnWhileTracingTogglesAndSnapshotsAreTaken) {
+  Watchdog watchdog(30);
   leakguard::start();
   Exchange exchange;
   std::atomic<bool> done{false};
@@ -101,12 +106,25 @@ TEST(Threads, ChurnWhileTracingTogglesAndSnapshotsAreTaken) {
   done = true;
   toggler.join();
   reader.join();
+  // Quiescent, and tracing stays on from here: blocks made now are counted exactly, whatever the
+  // churn above left in the tables (blocks from before the last start() are unknown to them).
+  leakguard::start();
+  const std::size_t before = leakguard::get_traced_memory().current;
+  void* fresh[16];
+  for (std::size_t i = 0; i < 16; ++i) fresh[i] = std::malloc(1000 + i);
+  std::size_t fresh_bytes = 0;
+  for (std::size_t i = 0; i < 16; ++i) fresh_bytes += 1000 + i;
+  EXPECT_EQ(leakguard::get_traced_memory().current - before, fresh_bytes);
+  for (void* p : fresh) std::free(p);
+  EXPECT_EQ(leakguard::get_traced_memory().current, before);
   exchange.drain();
+  EXPECT_LE(leakguard::get_traced_memory().current, before);
   leakguard::stop();
   EXPECT_EQ(leakguard::get_tracer_stats().untraced_blocks, 0u);
 }
 
 TEST(Threads, CountsAreExactAfterConcurrentAllocationAndCrossThreadFrees) {
+  Watchdog watchdog(30);
   leakguard::start();
   constexpr int kThreads = 8;
   constexpr int kPerThread = 5000;
@@ -124,29 +142,59 @@ TEST(Threads, CountsAreExactAfterConcurrentAllocationAndCrossThreadFrees) {
     }
     for (auto& w : workers) w.join();  // the allocating threads are gone; their blocks stay
   }
-  // Each thread frees the odd blocks of its neighbour: every free crosses threads.
+  // Each thread frees the odd blocks of its neighbour (every free crosses threads, and the
+  // allocating threads are gone) and reallocates every fourth even one to twice its size, while
+  // another thread keeps reading the totals.
+  std::atomic<int> realloc_line{0};
   {
+    std::atomic<bool> freeing{true};
+    std::thread reader([&] {
+      while (freeing.load()) {
+        const auto [current, peak] = leakguard::get_traced_memory();
+        EXPECT_LE(current, peak);
+      }
+    });
     std::vector<std::thread> freers;
     for (int t = 0; t < kThreads; ++t) {
       freers.emplace_back([&, t] {
         auto& victim = blocks[(t + 1) % kThreads];
+        const std::size_t size = static_cast<std::size_t>((t + 1) % kThreads + 1);
         for (int i = 1; i < kPerThread; i += 2) std::free(victim[i]);
+        for (int i = 0; i < kPerThread; i += 8) {
+          victim[i] = std::realloc(victim[i], 2 * size); realloc_line = __LINE__;
+        }
       });
     }
     for (auto& f : freers) f.join();
+    freeing = false;
+    reader.join();
+  }
+  // The reallocated blocks moved to the realloc line with their new size.
+  {
+    const auto moved = leakguard::take_snapshot().filter_traces({leakguard::Filter(true, __FILE__, realloc_line)});
+    std::size_t bytes = 0;
+    for (const auto& t : moved.traces()) bytes += t.size;
+    EXPECT_EQ(moved.traces().size(), static_cast<std::size_t>(kThreads * (kPerThread / 8)));
+    std::size_t expected = 0;
+    for (int t = 0; t < kThreads; ++t) expected += 2 * static_cast<std::size_t>(t + 1) * (kPerThread / 8);
+    EXPECT_EQ(bytes, expected);
   }
   const auto snap = leakguard::take_snapshot().filter_traces({leakguard::Filter(true, __FILE__, line)});
   std::size_t bytes = 0;
   for (const auto& t : snap.traces()) bytes += t.size;
-  EXPECT_EQ(snap.traces().size(), static_cast<std::size_t>(kThreads * kPerThread / 2));
+  EXPECT_EQ(snap.traces().size(), static_cast<std::size_t>(kThreads * (kPerThread / 2 - kPerThread / 8)));
   std::size_t expected = 0;
-  for (int t = 0; t < kThreads; ++t) expected += static_cast<std::size_t>(t + 1) * (kPerThread / 2);
+  for (int t = 0; t < kThreads; ++t) {
+    expected += static_cast<std::size_t>(t + 1) * (kPerThread / 2 - kPerThread / 8);
+  }
   EXPECT_EQ(bytes, expected);
   // The main thread frees the rest: nothing of this line is left.
   for (auto& v : blocks) {
     for (int i = 0; i < kPerThread; i += 2) std::free(v[i]);
   }
   EXPECT_TRUE(leakguard::take_snapshot().filter_traces({leakguard::Filter(true, __FILE__, line)}).traces().empty());
+  EXPECT_TRUE(leakguard::take_snapshot().filter_traces({leakguard::Filter(true, __FILE__, realloc_line)}).traces().empty());
+  EXPECT_EQ(leakguard::get_tracer_stats().untraced_blocks, 0u);
   leakguard::stop();
 }
 
@@ -171,6 +219,52 @@ TEST(Threads, ManyShortLivedThreadsReuseTheirTables) {
   for (void* p : kept) std::free(p);
   EXPECT_EQ(bytes_at(line), 0u);
   EXPECT_EQ(before_free - leakguard::get_traced_memory().current, 200u * 100u);
+  leakguard::stop();
+}
+
+// A thread's exit: C++ thread_local destructors and pthread key destructors that run after
+// leakguard has handed the thread's table back still allocate and free, and the blocks the thread
+// leaves behind stay traced until another thread frees them.
+int g_exit_line = 0;
+pthread_key_t g_late_key;
+void* g_made_at_exit = nullptr;
+
+void late_key_destructor(void* block) {
+  std::free(block);  // allocated by this thread while it was running
+  g_made_at_exit = std::malloc(333); g_exit_line = __LINE__;
+}
+
+struct ThreadLocalThatFrees {
+  void* block = nullptr;
+  ~ThreadLocalThatFrees() { std::free(block); }
+};
+thread_local ThreadLocalThatFrees t_local;
+
+TEST(Threads, ExitingThreadsAllocateAndFreeInTheirDestructors) {
+  Watchdog watchdog(30);
+  leakguard::start();
+  // Created after tracing started, so this key's destructor runs after leakguard's own.
+  ASSERT_EQ(pthread_key_create(&g_late_key, late_key_destructor), 0);
+  std::atomic<int> line{0};
+  void* left_behind = nullptr;
+  std::thread([&] {
+    t_local.block = std::malloc(111);
+    pthread_setspecific(g_late_key, std::malloc(222));
+    left_behind = std::malloc(444); line = __LINE__;
+  }).join();
+  // Only the block the thread left behind and the one its key destructor made remain.
+  EXPECT_EQ(bytes_at(line), 444u);
+  EXPECT_EQ(bytes_at(g_exit_line), 333u);
+  const auto snap = leakguard::take_snapshot().filter_traces({leakguard::Filter(true, __FILE__)});
+  for (const auto& t : snap.traces()) {
+    if (t.size == 111 || t.size == 222) ADD_FAILURE() << "a block freed at thread exit is still traced";
+  }
+  ASSERT_TRUE(leakguard::get_object_traceback(left_behind).has_value());
+  std::free(left_behind);
+  std::free(g_made_at_exit);
+  EXPECT_EQ(bytes_at(line), 0u);
+  EXPECT_EQ(bytes_at(g_exit_line), 0u);
+  pthread_key_delete(g_late_key);
   leakguard::stop();
 }
 
