@@ -2,6 +2,7 @@
 #pragma once
 
 #include "leakguard/attribution.hpp"
+#include "leakguard/sizes.hpp"
 #include "leakguard/snapshot.hpp"
 #include "leakguard/traceback.hpp"
 #include "leakguard/tracing.hpp"
