@@ -11,9 +11,24 @@
 
 #include <leakguard/leakguard.hpp>
 
+#include "watchdog.hpp"
+
 namespace {
 
-void keep(const void* p) { asm volatile("" : : "r"(p) : "memory"); }
+using robust::keep;
+
+// Blocks allocated before the forks by a thread that has exited: the child inherits their traces
+// in a table no thread of its own owns.
+constexpr int kInherited = 100;
+void* g_inherited[kInherited];
+int g_inherited_line = 0;
+
+std::size_t count_at(int line, std::size_t* bytes) {
+  const auto snap = leakguard::take_snapshot().filter_traces({leakguard::Filter(true, __FILE__, line)});
+  *bytes = 0;
+  for (const auto& t : snap.traces()) *bytes += t.size;
+  return snap.traces().size();
+}
 
 // What a child does after fork: allocate, free, read the tracer, exit 0 if all is well.
 [[noreturn]] void child_work() {
@@ -28,6 +43,11 @@ void keep(const void* p) { asm volatile("" : : "r"(p) : "memory"); }
   ok = ok && snap.traces().size() == 1 && snap.traces()[0].size == 4321;
   const auto tb = leakguard::get_object_traceback(marker);
   ok = ok && tb.has_value() && tb->attribution_frame().lineno == line;
+  // The inherited blocks are all there, exactly, and freeing them in the child forgets them.
+  std::size_t bytes = 0;
+  ok = ok && count_at(g_inherited_line, &bytes) == kInherited && bytes == kInherited * 77u;
+  for (void* p : g_inherited) std::free(p);
+  ok = ok && count_at(g_inherited_line, &bytes) == 0 && bytes == 0;
   // A thread in the child works too.
   std::thread([] {
     void* p = std::malloc(10);
@@ -41,7 +61,13 @@ void keep(const void* p) { asm volatile("" : : "r"(p) : "memory"); }
 }
 
 TEST(Fork, ChildAndParentKeepTracingWhileOtherThreadsAllocate) {
+  robust::Watchdog watchdog(30);  // a deadlock in the parent (the child has its own alarm)
   leakguard::start();
+  std::thread([] {
+    for (auto& p : g_inherited) {
+      p = std::malloc(77); g_inherited_line = __LINE__;
+    }
+  }).join();
   std::atomic<bool> done{false};
   std::vector<std::thread> churners;
   // One thread keeps reading the traces, so forks also land inside symbolization and the
@@ -83,6 +109,59 @@ TEST(Fork, ChildAndParentKeepTracingWhileOtherThreadsAllocate) {
   }
   done = true;
   for (auto& t : churners) t.join();
+  // The children's frees did not touch the parent's traces.
+  std::size_t bytes = 0;
+  EXPECT_EQ(count_at(g_inherited_line, &bytes), static_cast<std::size_t>(kInherited));
+  EXPECT_EQ(bytes, kInherited * 77u);
+  for (void* p : g_inherited) std::free(p);
+  EXPECT_EQ(count_at(g_inherited_line, &bytes), 0u);
+  leakguard::stop();
+}
+
+// fork() while another thread switches tracing on and off and others allocate: whatever state
+// the fork lands in, the child can use the tracer (starting it if it was off) and exit.
+TEST(Fork, ChildrenOfAProcessThatTogglesTracing) {
+  robust::Watchdog watchdog(30);
+  leakguard::start();
+  std::atomic<bool> done{false};
+  std::vector<std::thread> threads;
+  threads.emplace_back([&] {
+    for (int i = 0; !done.load(std::memory_order_relaxed); ++i) {
+      leakguard::stop();
+      leakguard::start(1 + i % 30);
+    }
+  });
+  threads.emplace_back([&] {
+    std::vector<void*> live;
+    while (!done.load(std::memory_order_relaxed)) {
+      for (int i = 0; i < 50; ++i) live.push_back(std::malloc(32 + i));
+      for (void* p : live) std::free(p);
+      live.clear();
+    }
+  });
+  for (int round = 0; round < 20; ++round) {
+    const pid_t pid = fork();
+    ASSERT_GE(pid, 0);
+    if (pid == 0) {
+      alarm(10);
+      leakguard::start();
+      void* p = std::malloc(999);
+      keep(p);
+      const bool traced = leakguard::get_object_traceback(p).has_value();
+      const std::size_t current = leakguard::get_traced_memory().current;
+      (void)leakguard::take_snapshot().statistics("lineno");
+      std::free(p);
+      leakguard::stop();
+      _exit(traced && current >= 999 ? 0 : 1);
+    }
+    int status = 0;
+    ASSERT_EQ(waitpid(pid, &status, 0), pid);
+    ASSERT_TRUE(WIFEXITED(status)) << "round " << round << ": child killed by signal "
+                                   << (WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+    ASSERT_EQ(WEXITSTATUS(status), 0) << "round " << round;
+  }
+  done = true;
+  for (auto& t : threads) t.join();
   leakguard::stop();
 }
 
