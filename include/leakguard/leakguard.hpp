@@ -1,6 +1,7 @@
 // leakguard: allocation tracing for C++ tests. The one header to include.
 #pragma once
 
+#include "leakguard/analysis.hpp"
 #include "leakguard/attribution.hpp"
 #include "leakguard/sizes.hpp"
 #include "leakguard/snapshot.hpp"

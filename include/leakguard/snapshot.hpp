@@ -34,7 +34,8 @@ enum class KeyType {
 LEAKGUARD_API KeyType parse_key_type(std::string_view key);
 
 struct LEAKGUARD_API Statistic {
-  Traceback traceback;  // for filename/lineno keys, a single frame
+  // For the filename key, a single frame with the file; for lineno, with file, line and function.
+  Traceback traceback;
   std::size_t size = 0;
   std::size_t count = 0;
   // "file.cpp:42: size=4096 B, count=2, average=2048 B"

@@ -22,7 +22,10 @@ Frame key_frame(const Frame& f, KeyType key) {
   Frame k;
   if (!f.filename.empty()) {
     k.filename = f.filename;
-    if (key == KeyType::kLineno) k.lineno = f.lineno;
+    if (key == KeyType::kLineno) {
+      k.lineno = f.lineno;
+      k.function = f.function;  // a line belongs to one function: it only names the group
+    }
   } else if (key == KeyType::kLineno) {
     // Without debug info a frame is identified by its function and module address.
     k.function = f.function;
