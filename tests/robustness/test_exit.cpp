@@ -1,0 +1,67 @@
+// The exit sequence with leakguard linked: exit_probe's static destructors and atexit handlers
+// allocate, free and call the API with tracing stopped before exit, still on, and while other
+// threads go on allocating. The probe must print every step and exit 0.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <array>
+#include <cstdio>
+#include <string>
+
+namespace {
+
+struct ProbeRun {
+  std::string output;  // stdout and stderr
+  int exit_code = -1;
+  int signal = 0;
+};
+
+ProbeRun run_probe(const std::string& mode) {
+  const std::string cmd = std::string("env -u LEAKGUARD_START ") + LEAKGUARD_EXIT_PROBE + " " + mode + " 2>&1";
+  ProbeRun run;
+  FILE* pipe = popen(cmd.c_str(), "r");
+  if (pipe == nullptr) return run;
+  std::array<char, 256> buf{};
+  while (fgets(buf.data(), buf.size(), pipe) != nullptr) run.output += buf.data();
+  const int status = pclose(pipe);
+  if (WIFEXITED(status)) run.exit_code = WEXITSTATUS(status);
+  // popen's shell reports a signal-killed child as 128 + signal.
+  if (run.exit_code > 128) run.signal = run.exit_code - 128;
+  return run;
+}
+
+TEST(Exit, StaticDestructorsAndAtexitHandlersAfterStop) {
+  const ProbeRun run = run_probe("stopped");
+  EXPECT_EQ(run.exit_code, 0) << "signal " << run.signal << "\n" << run.output;
+  EXPECT_EQ(run.output,
+            "main: returning\n"
+            "atexit handler registered after stop: ok threw=1\n"
+            "atexit handler: ok threw=1\n"
+            "static destructor: ok threw=1\n"
+            "static destructor: ok threw=1\n");
+}
+
+TEST(Exit, StaticDestructorsAndAtexitHandlersWhileTracing) {
+  const ProbeRun run = run_probe("tracing");
+  EXPECT_EQ(run.exit_code, 0) << "signal " << run.signal << "\n" << run.output;
+  EXPECT_EQ(run.output,
+            "main: returning\n"
+            "atexit handler: ok traced=1\n"
+            "static destructor: ok traced=1\n"
+            "static destructor: ok traced=1\n");
+}
+
+TEST(Exit, ExitWhileOtherThreadsAllocate) {
+  for (int round = 0; round < 5; ++round) {
+    const ProbeRun run = run_probe("threads");
+    ASSERT_EQ(run.exit_code, 0) << "round " << round << ", signal " << run.signal << "\n" << run.output;
+    ASSERT_EQ(run.output,
+              "main: returning\n"
+              "atexit handler: ok traced=1\n"
+              "static destructor: ok traced=1\n"
+              "static destructor: ok traced=1\n")
+        << "round " << round;
+  }
+}
+
+}  // namespace
