@@ -3,10 +3,11 @@
 // A C++ allocation's most recent frames are usually the allocator and the standard library:
 // operator new <- __new_allocator::allocate <- vector::_M_realloc_insert <- vector::push_back <-
 // your line. leakguard attributes the block to the most recent frame that is *not* system code,
-// i.e. the line that called push_back. A frame is system code when any of these match:
-//   - its source file matches one of `system_files` (fnmatch), e.g. /usr/include/*;
-//   - it has no source file and its module matches one of `system_modules`, e.g. */libc.so*;
-//   - its function's qualified name starts with one of `system_namespaces`, e.g. std::.
+// i.e. the line that called push_back. A frame is system code when:
+//   - its module matches one of `system_modules` (fnmatch), e.g. */libc.so*; or else
+//   - it has a source file, and that file matches one of `system_files`, e.g. /usr/include/*; or
+//   - it has no source file, and its function's qualified name starts with one of
+//     `system_namespaces`, e.g. std::.
 // The full traceback is always kept; only the attribution frame changes. When every frame is
 // system code, the most recent frame is used.
 #pragma once

@@ -43,15 +43,17 @@ AttributionRule AttributionRule::defaults() {
                       "*linux-vdso*", "*/libleakguard*"};
   r.system_namespaces = {"std::",       "__gnu_cxx::",  "__cxxabiv1::", "leakguard::",
                          "operator new", "operator delete", "__cxa_",   "__gnu_",
-                         "_IO_",        "__libc_",      "_dl_",         "__GI_"};
+                         "_IO_",        "__libc_",      "_dl_",         "__GI_",
+                         "_start"};
   return r;
 }
 
 bool AttributionRule::is_system(const Frame& frame) const {
-  // With debug info the source file decides: a std template instantiated in your code has a
-  // /usr/include file, your own function never does.
-  if (!frame.filename.empty()) return any_match(system_files, frame.filename);
+  // A runtime library is system code whatever its debug info says (glibc's names files like
+  // ../sysdeps/...). Elsewhere, with debug info the source file decides: a std template
+  // instantiated in your code has a /usr/include file, your own function never does.
   if (!frame.module.empty() && any_match(system_modules, frame.module)) return true;
+  if (!frame.filename.empty()) return any_match(system_files, frame.filename);
   return starts_with_any(system_namespaces, qualified_function_name(frame.function));
 }
 

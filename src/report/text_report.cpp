@@ -1,0 +1,158 @@
+// growth_report() and the text and collapsed-stack forms of a report.
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <map>
+#include <sstream>
+
+#include "core/tracer.hpp"
+#include "leakguard/report.hpp"
+#include "leakguard/sizes.hpp"
+#include "snapshot/attribution_rule.hpp"
+
+namespace leakguard {
+namespace {
+
+std::string basename_of(const std::string& path) {
+  const auto slash = path.rfind('/');
+  return slash == std::string::npos ? path : path.substr(slash + 1);
+}
+
+std::string blocks(std::int64_t n) {
+  return (n >= 0 ? "+" : "") + std::to_string(n) + (n == 1 || n == -1 ? " block" : " blocks");
+}
+
+// "function file:line", or "function (module+0x1a2b)" without debug info.
+std::string describe(const Frame& f) {
+  std::string text = f.function.empty() ? "??" : f.function;
+  if (f.has_source()) return text + " " + f.filename + ":" + std::to_string(f.lineno);
+  std::ostringstream where;
+  where << " (" << (f.module.empty() ? "??" : basename_of(f.module)) << "+0x" << std::hex << f.module_offset << ")";
+  return text + where.str();
+}
+
+struct Paint {
+  bool on;
+  std::string operator()(const char* code, const std::string& text) const {
+    return on ? std::string("\033[") + code + "m" + text + "\033[0m" : text;
+  }
+};
+
+}  // namespace
+
+Report growth_report(const Snapshot& before, const Snapshot& after, std::string what) {
+  detail::UntracedScope untraced;
+  const auto rule = detail::current_attribution_rule();
+  Report report;
+  report.what = std::move(what);
+  // A site is a path through the user's code: stacks that differ only inside system code (two
+  // code paths of std::map's insert, say) are one site, shown with its largest stack.
+  std::map<std::vector<std::string>, std::size_t> site_of;
+  for (const StatisticDiff& d : after.compare_to(before, KeyType::kTraceback)) {
+    if (d.size_diff <= 0 && d.count_diff <= 0) continue;
+    report.total_bytes += d.size_diff;
+    report.total_blocks += d.count_diff;
+    std::vector<std::string> user_frames;  // as the report shows them
+    for (const Frame& f : d.traceback) {
+      if (!rule->is_system(f)) user_frames.push_back(describe(f) + (f.inlined ? " [inlined]" : ""));
+    }
+    const auto [it, fresh] = site_of.emplace(std::move(user_frames), report.sites.size());
+    if (fresh) {
+      report.sites.push_back(ReportSite{d.size_diff, d.count_diff, d.size, d.count, d.traceback});
+      continue;
+    }
+    ReportSite& site = report.sites[it->second];
+    if (d.size_diff > site.size_diff) site.traceback = d.traceback;
+    site.size_diff += d.size_diff;
+    site.count_diff += d.count_diff;
+    site.size += d.size;
+    site.count += d.count;
+  }
+  std::stable_sort(report.sites.begin(), report.sites.end(), [](const ReportSite& a, const ReportSite& b) {
+    if (a.size_diff != b.size_diff) return a.size_diff > b.size_diff;
+    return a.count_diff > b.count_diff;
+  });
+  return report;
+}
+
+bool colour_for_stderr() { return isatty(STDERR_FILENO) == 1 && std::getenv("NO_COLOR") == nullptr; }
+
+std::string format_text(const Report& report, const TextOptions& options) {
+  detail::UntracedScope untraced;
+  const Paint paint{options.colour};
+  const auto rule = detail::current_attribution_rule();
+  std::ostringstream out;
+  out << paint("1;31", "leakguard: " + report.what) << ": " << format_bytes(report.total_bytes, true) << " in "
+      << blocks(report.total_blocks);
+  if (report.budget) out << " (budget " << format_bytes(*report.budget) << ")";
+  out << "\n";
+
+  const std::size_t shown = std::min(report.sites.size(), options.max_sites);
+  for (std::size_t i = 0; i < shown; ++i) {
+    const ReportSite& site = report.sites[i];
+    out << "  " << paint("33", format_bytes(site.size_diff, true) + " " + blocks(site.count_diff));
+    if (!site.traceback.empty()) {
+      const Frame& at = site.traceback.attribution_frame();
+      out << "  " << at.str();
+      const std::string text = source_line(at.filename, at.lineno);
+      if (!text.empty()) out << "  " << paint("1", text);
+    }
+    out << "\n";
+    std::size_t lines = 0;
+    const auto& frames = site.traceback.frames();
+    for (std::size_t f = 0; f < frames.size();) {
+      if (lines == options.max_frames) {
+        out << "      ... " << frames.size() - f << " more frames\n";
+        break;
+      }
+      if (rule->is_system(frames[f])) {
+        std::size_t end = f;
+        std::vector<std::string> where;
+        for (; end < frames.size() && rule->is_system(frames[end]); ++end) {
+          const std::string name = basename_of(frames[end].has_source() ? frames[end].filename : frames[end].module);
+          if (!name.empty() && std::find(where.begin(), where.end(), name) == where.end()) where.push_back(name);
+        }
+        out << "      ... " << end - f << (end - f == 1 ? " frame" : " frames") << " in system code";
+        for (std::size_t w = 0; w < where.size(); ++w) out << (w == 0 ? ": " : ", ") << where[w];
+        out << "\n";
+        f = end;
+      } else {
+        out << "      at " << describe(frames[f]) << (frames[f].inlined ? " [inlined]" : "") << "\n";
+        ++f;
+      }
+      ++lines;
+    }
+  }
+  if (report.sites.size() > shown) {
+    std::int64_t bytes = 0, count = 0;
+    for (std::size_t i = shown; i < report.sites.size(); ++i) {
+      bytes += report.sites[i].size_diff;
+      count += report.sites[i].count_diff;
+    }
+    out << "  ... " << report.sites.size() - shown << " more sites: " << format_bytes(bytes, true) << " in "
+        << blocks(count) << "\n";
+  }
+  return out.str();
+}
+
+std::string to_collapsed(const Report& report) {
+  detail::UntracedScope untraced;
+  std::ostringstream out;
+  for (const ReportSite& site : report.sites) {
+    if (site.size_diff <= 0) continue;
+    const auto& frames = site.traceback.frames();
+    for (std::size_t i = frames.size(); i > 0; --i) {
+      const Frame& f = frames[i - 1];
+      std::string name = f.function.empty() ? f.str() : f.function;
+      std::replace(name.begin(), name.end(), ';', ':');  // ';' separates frames
+      out << name << (i > 1 ? ";" : "");
+    }
+    if (frames.empty()) out << "[unknown]";
+    out << " " << site.size_diff << "\n";
+  }
+  return out.str();
+}
+
+}  // namespace leakguard
