@@ -55,6 +55,12 @@ struct ThreadState {
   std::uintptr_t last_frames[kMaxCapturedFrames];
   bool has_bounds;
   StackBounds bounds;
+  // The last few blocks allocated while muted (by a signal handler that interrupted the tracer):
+  // never traced, so their free in the same state passes straight to glibc. Any other free while
+  // muted is deferred (see record_free).
+  static constexpr std::uint32_t kMutedAllocs = 4;
+  void* muted_allocs[kMutedAllocs];
+  std::uint32_t muted_next;
 };
 
 extern __thread ThreadState t_state __attribute__((tls_model("initial-exec")));

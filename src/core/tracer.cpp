@@ -151,9 +151,41 @@ bool forget_anywhere(const StoppedWorld& world, std::uintptr_t addr, ForgottenBl
   return found;
 }
 
+// Frees that arrive while their thread is inside the tracer (a signal handler interrupting it)
+// cannot touch the tables, which may be mid-update, nor stop the world, whose locks the
+// interrupted code may hold. Such blocks wait here, still allocated so their address cannot be
+// reused, until the next world stop forgets and frees them: before any reader looks. The list is
+// linked through the blocks themselves (every block has room for a pointer), and pushing is a
+// CAS loop, which is async-signal-safe. Past kMaxHandlerFrees waiting blocks, a free passes
+// straight through and its trace lingers until the address is reused.
+std::atomic<void*> g_handler_frees{nullptr};
+std::atomic<std::uint32_t> g_handler_free_count{0};
+constexpr std::uint32_t kMaxHandlerFrees = 4096;
+
+bool defer_handler_free(void* ptr) noexcept {
+  if (g_handler_free_count.fetch_add(1, std::memory_order_relaxed) >= kMaxHandlerFrees) {
+    g_handler_free_count.fetch_sub(1, std::memory_order_relaxed);
+    return false;
+  }
+  void* head = g_handler_frees.load(std::memory_order_relaxed);
+  do {
+    *static_cast<void**>(ptr) = head;
+  } while (!g_handler_frees.compare_exchange_weak(head, ptr, std::memory_order_release,
+                                                  std::memory_order_relaxed));
+  return true;
+}
+
 // Completes every thread's deferred frees. Runs inside each world stop, so readers never see a
 // block the program has already freed.
 void drain_pending(const StoppedWorld& world) noexcept {
+  for (void* p = g_handler_frees.exchange(nullptr, std::memory_order_acquire); p != nullptr;) {
+    void* next = *static_cast<void**>(p);
+    ForgottenBlock ignored;
+    forget_anywhere(world, reinterpret_cast<std::uintptr_t>(p), &ignored);
+    __libc_free(p);
+    g_handler_free_count.fetch_sub(1, std::memory_order_relaxed);
+    p = next;
+  }
   world.for_each_cache([&](ThreadCache& tc) {
     for (std::uint32_t i = 0; i < tc.npending; ++i) {
       ForgottenBlock ignored;
@@ -181,7 +213,10 @@ bool forget_synchronously(std::uintptr_t addr, ForgottenBlock* out) {
 
 void record_alloc(void* ptr, std::size_t size, std::uintptr_t entry_fp) noexcept {
   ThreadState& ts = t_state;
-  if ((ts.mute | ts.untraced) != 0) return;
+  if ((ts.mute | ts.untraced) != 0) {
+    if (ts.mute != 0) ts.muted_allocs[ts.muted_next++ % ThreadState::kMutedAllocs] = ptr;
+    return;
+  }
   MuteScope mute;
   ThreadCache* tc = ts.cache != nullptr ? ts.cache : acquire_thread_cache();
   if (LG_UNLIKELY(!ts.has_bounds)) {
@@ -211,9 +246,19 @@ void record_alloc(void* ptr, std::size_t size, std::uintptr_t entry_fp) noexcept
 
 bool record_free(void* ptr) noexcept {
   ThreadState& ts = t_state;
-  // A free from inside the tracer (or a signal handler interrupting it) is of a block the tracer
-  // never recorded, or must not be touched mid-update: pass it through.
-  if (ts.mute != 0) return true;
+  // A free from inside the tracer (a signal handler interrupting it): the tables must not be
+  // touched mid-update. A block allocated in the same state was never traced and goes straight
+  // back to glibc (a handler that mallocs and frees keeps glibc's own behaviour); any other waits
+  // for the next world stop (see defer_handler_free).
+  if (ts.mute != 0) {
+    for (void*& slot : ts.muted_allocs) {
+      if (slot == ptr) {
+        slot = nullptr;
+        return true;
+      }
+    }
+    return !defer_handler_free(ptr);
+  }
   MuteScope mute;
   const auto addr = reinterpret_cast<std::uintptr_t>(ptr);
   ThreadCache* tc = ts.cache != nullptr ? ts.cache : acquire_thread_cache();
@@ -451,12 +496,15 @@ int tracer_track(std::uint64_t domain, std::uintptr_t addr, std::size_t size,
     if (result == SideTable::Result::kReplaced) delta -= static_cast<std::int64_t>(replaced.size);
     g_side_bytes.fetch_add(delta, std::memory_order_relaxed);
   }
-  update_peak(nullptr);
+  update_peak(nullptr, stack_id);
   return 0;
 }
 
 int tracer_untrack(std::uint64_t domain, std::uintptr_t addr) noexcept {
   if (!tracing_enabled()) return -2;
+  // Muted like every other holder of a tracer lock: a signal handler that frees here must not try
+  // to stop the world, which needs the lock this thread holds.
+  MuteScope mute;
   SpinGuard guard(side_lock());
   SideEntry e;
   if (side_table().erase(domain, addr, &e)) {
