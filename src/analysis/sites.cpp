@@ -8,6 +8,7 @@
 #include "leakguard/analysis.hpp"
 #include "leakguard/attribution.hpp"
 #include "leakguard/sizes.hpp"
+#include "analysis/snapshot_filters.hpp"
 #include "snapshot/attribution_rule.hpp"
 
 namespace leakguard {
@@ -40,7 +41,10 @@ const Frame& site_frame(const Traceback& tb) {
 }  // namespace
 
 Snapshot take_snapshot(bool exclude_system, bool exclude_self) {
-  Snapshot all = take_snapshot();
+  return detail::exclude_runtime_and_self(take_snapshot(), exclude_system, exclude_self);
+}
+
+Snapshot detail::exclude_runtime_and_self(Snapshot all, bool exclude_system, bool exclude_self) {
   if (!exclude_system && !exclude_self) return all;
   detail::UntracedScope untraced;
   const auto rule = detail::current_attribution_rule();

@@ -11,9 +11,8 @@
 
 #include "core/config.hpp"
 #include "core/modules.hpp"
-#include "core/stack_table.hpp"
 #include "core/tracer.hpp"
-#include "symbolize/symbolizer.hpp"
+#include "snapshot/raw_snapshot.hpp"
 
 namespace leakguard {
 
@@ -64,9 +63,7 @@ std::optional<Traceback> get_object_traceback(const void* ptr) {
   if (!is_tracing() || ptr == nullptr) return std::nullopt;
   detail::RawTrace raw{};
   if (!detail::tracer_find_block(reinterpret_cast<std::uintptr_t>(ptr), &raw)) return std::nullopt;
-  const detail::StackRecord* rec = detail::stack_record(raw.stack_id);
-  if (rec == nullptr) return Traceback();
-  return Traceback(detail::symbolize_stack(rec->frames, rec->nframes), rec->nframes);
+  return detail::traceback_of(raw.stack_id);
 }
 
 LG_NOINLINE int track(Domain domain, std::uintptr_t ptr, std::size_t size) {

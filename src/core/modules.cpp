@@ -7,7 +7,6 @@
 #include <cstring>
 
 #include "raw_memory.hpp"
-#include "spinlock.hpp"
 
 namespace leakguard::detail {
 namespace {
@@ -23,7 +22,6 @@ std::atomic<ModuleMap*> g_map{nullptr};
 std::atomic<std::uintptr_t> g_exe_lo{0};
 std::atomic<std::uintptr_t> g_exe_hi{0};
 std::atomic<UnwindMode> g_mode{UnwindMode::kFramePointers};
-SpinLock g_publish_lock;
 
 bool is_system_path(const char* path) {
   static const char* const kPrefixes[] = {"/lib/", "/lib64/", "/usr/lib/", "/usr/lib64/",
@@ -114,8 +112,11 @@ void refresh_modules() noexcept {
   Collector filler{map, capacity, false, 0};
   dl_iterate_phdr(collect, &filler);
   // Old maps stay mapped: a walker on another thread may still be reading one. Reloads only
-  // happen after dlopen/dlclose, so the waste is bounded by their number.
-  SpinGuard guard(g_publish_lock);
+  // happen after dlopen/dlclose, so the waste is bounded by their number. Publishing is one
+  // atomic store and takes no lock: this runs on the allocation path (a walk that meets code
+  // loaded since the last refresh), where a lock could be left held by a fork or re-entered by a
+  // signal handler. Two racing refreshes may publish the older map last; the next walk that
+  // meets the missing module sees the loader's generation moved on and refreshes again.
   g_map.store(map, std::memory_order_release);
 }
 

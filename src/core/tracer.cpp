@@ -48,20 +48,52 @@ std::int64_t racy_total() {
   return total;
 }
 
+std::vector<RawTrace> collect_locked(const StoppedWorld& world) noexcept;
+
+// The watch on the traced total (watch_total()): armed while the threshold is above zero.
+std::atomic<std::int64_t> g_watch_threshold{0};
+std::atomic<bool> g_watch_busy{false};
+Crossing* g_crossing = nullptr;  // made when first armed, never freed: a report may read it at exit
+
+// The traced total just went above the watch's threshold by the racy sum: confirm it with the
+// world stopped and record every live block and the stack that crossed.
+void fire_watch(std::uint32_t crossing_stack) {
+  if (g_watch_busy.exchange(true, std::memory_order_acquire)) return;  // another thread is at it
+  {
+    StoppedWorld world;
+    std::int64_t total = g_side_bytes.load(std::memory_order_relaxed);
+    world.for_each_cache([&](ThreadCache& tc) { total += tc.bytes.load(std::memory_order_relaxed); });
+    const std::int64_t threshold = g_watch_threshold.load(std::memory_order_relaxed);
+    if (threshold > 0 && total > threshold) {
+      g_watch_threshold.store(0, std::memory_order_relaxed);
+      g_crossing->fired = true;
+      g_crossing->total = static_cast<std::uint64_t>(total);
+      g_crossing->stack_id = crossing_stack;
+      g_crossing->live = collect_locked(world);
+    }
+  }
+  g_watch_busy.store(false, std::memory_order_release);
+}
+
 // Raises the global peak to the current total if needed, then gives `self` a new limit. Limits
-// split the headroom below the peak between owning threads, so a thread re-checks the peak only
-// when its share runs out: in steady state (below the peak) this is never on the fast path, and a
-// single thread growing to a new peak is counted exactly. Two threads growing at the very same
-// instant can miss each other's last allocation in the peak; they never overstate it.
-void update_peak(ThreadCache* self) {
+// split the headroom below the peak (or below an armed watch, if lower) between owning threads,
+// so a thread re-checks only when its share runs out: in steady state (below the peak) this is
+// never on the fast path, and a single thread growing to a new peak, or past the watch, is seen
+// at the allocation that does it. Two threads growing at the very same instant can miss each
+// other's last allocation; the peak is never overstated, and the watch fires at most one
+// allocation late.
+void update_peak(ThreadCache* self, std::uint32_t stack_id) {
   const std::int64_t total = racy_total();
   std::int64_t peak = g_peak.load(std::memory_order_relaxed);
   while (total > peak && !g_peak.compare_exchange_weak(peak, total, std::memory_order_relaxed)) {
   }
   if (total > peak) peak = total;
+  const std::int64_t watch = g_watch_threshold.load(std::memory_order_relaxed);
+  if (LG_UNLIKELY(watch > 0 && total > watch)) fire_watch(stack_id);
   if (self == nullptr || self->state.load(std::memory_order_relaxed) != ThreadCache::kOwned) return;
   const std::uint32_t owners = owned_cache_count() > 0 ? owned_cache_count() : 1;
-  const std::int64_t share = peak > total ? (peak - total) / owners : 0;
+  const std::int64_t ceiling = watch > 0 && watch < peak ? watch : peak;
+  const std::int64_t share = ceiling > total ? (ceiling - total) / owners : 0;
   self->limit.store(self->bytes.load(std::memory_order_relaxed) + share, std::memory_order_relaxed);
   const std::uint32_t n = cache_count();
   for (std::uint32_t i = 0; i < n; ++i) {
@@ -89,7 +121,7 @@ void insert_owned(ThreadCache* tc, std::uintptr_t addr, std::uint64_t size, std:
   tc->bytes.store(now, std::memory_order_relaxed);
   owner_exit(tc);
   if (LG_UNLIKELY(outcome.lost)) count_lost(outcome.dropped_bytes);
-  if (now > tc->limit.load(std::memory_order_relaxed)) update_peak(tc);
+  if (now > tc->limit.load(std::memory_order_relaxed)) update_peak(tc, meta_stack(meta));
 }
 
 // For threads without a cache (exiting, or none could be made) and blocks the 16-byte entry
@@ -121,7 +153,7 @@ void insert_elsewhere(std::uintptr_t addr, std::uint64_t size, std::uint32_t sta
     }
     g_side_bytes.fetch_add(delta, std::memory_order_relaxed);
   }
-  update_peak(nullptr);
+  update_peak(nullptr, stack_id);
 }
 
 // Removes addr from whichever table holds it. Only with the world stopped.
@@ -419,8 +451,13 @@ TracerCounters tracer_counters() noexcept {
 }
 
 std::vector<RawTrace> tracer_collect() noexcept {
-  std::vector<RawTrace> out;
   StoppedWorld world;
+  return collect_locked(world);
+}
+
+namespace {
+std::vector<RawTrace> collect_locked(const StoppedWorld& world) noexcept {
+  std::vector<RawTrace> out;
   std::size_t count = side_table().size();
   world.for_each_cache([&](ThreadCache& tc) { count += tc.table.size(); });
   out.reserve(count);
@@ -434,6 +471,31 @@ std::vector<RawTrace> tracer_collect() noexcept {
     out.push_back(RawTrace{e.addr, e.size, e.domain, e.stack_id, 0});
   });
   return out;
+}
+}  // namespace
+
+void watch_total(std::uint64_t threshold) noexcept {
+  UntracedScope untraced;
+  while (g_watch_busy.exchange(true, std::memory_order_acquire)) LG_CPU_RELAX();
+  if (g_crossing == nullptr) g_crossing = new Crossing;
+  *g_crossing = Crossing{};
+  g_watch_threshold.store(threshold == 0 ? 1 : static_cast<std::int64_t>(threshold), std::memory_order_relaxed);
+  g_watch_busy.store(false, std::memory_order_release);
+  // Every thread re-checks at its next allocation, so the limits shrink to the watch.
+  StoppedWorld world;
+  world.for_each_cache([](ThreadCache& tc) {
+    tc.limit.store(tc.bytes.load(std::memory_order_relaxed), std::memory_order_relaxed);
+  });
+}
+
+Crossing end_watch() noexcept {
+  UntracedScope untraced;
+  while (g_watch_busy.exchange(true, std::memory_order_acquire)) LG_CPU_RELAX();
+  g_watch_threshold.store(0, std::memory_order_relaxed);
+  Crossing result;
+  if (g_crossing != nullptr) result = std::move(*g_crossing);
+  g_watch_busy.store(false, std::memory_order_release);
+  return result;
 }
 
 bool tracer_find_block(std::uintptr_t addr, RawTrace* out) noexcept {

@@ -72,6 +72,20 @@ std::vector<RawTrace> tracer_collect() noexcept;
 // The trace of the block containing addr (exact start first, then any block spanning it).
 bool tracer_find_block(std::uintptr_t addr, RawTrace* out) noexcept;
 
+// A watch on the traced total: the first allocation that takes it above `threshold` records,
+// with the world stopped, every block live at that moment and its own stack. One watch at a
+// time; arming again starts over. Costs nothing on the fast path: each thread's peak limit is
+// capped at the threshold, so only allocations near it look.
+struct Crossing {
+  bool fired = false;
+  std::uint64_t total = 0;     // traced bytes just after the crossing allocation
+  std::uint32_t stack_id = 0;  // the crossing allocation's stack
+  std::vector<RawTrace> live;  // every block live then, the crossing one included
+};
+void watch_total(std::uint64_t threshold) noexcept;
+// Disarms the watch and hands over what it recorded.
+Crossing end_watch() noexcept;
+
 int tracer_track(std::uint64_t domain, std::uintptr_t addr, std::size_t size,
                  std::uintptr_t entry_fp) noexcept;
 int tracer_untrack(std::uint64_t domain, std::uintptr_t addr) noexcept;

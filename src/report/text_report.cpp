@@ -1,13 +1,13 @@
-// growth_report() and the text and collapsed-stack forms of a report.
+// The text and collapsed-stack forms of a report, and a budget's message.
 #include <unistd.h>
 
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
-#include <map>
 #include <sstream>
 
 #include "core/tracer.hpp"
+#include "leakguard/budget.hpp"
 #include "leakguard/report.hpp"
 #include "leakguard/sizes.hpp"
 #include "snapshot/attribution_rule.hpp"
@@ -42,42 +42,39 @@ struct Paint {
 
 }  // namespace
 
-Report growth_report(const Snapshot& before, const Snapshot& after, std::string what) {
-  detail::UntracedScope untraced;
-  const auto rule = detail::current_attribution_rule();
-  Report report;
-  report.what = std::move(what);
-  // A site is a path through the user's code: stacks that differ only inside system code (two
-  // code paths of std::map's insert, say) are one site, shown with its largest stack.
-  std::map<std::vector<std::string>, std::size_t> site_of;
-  for (const StatisticDiff& d : after.compare_to(before, KeyType::kTraceback)) {
-    if (d.size_diff <= 0 && d.count_diff <= 0) continue;
-    report.total_bytes += d.size_diff;
-    report.total_blocks += d.count_diff;
-    std::vector<std::string> user_frames;  // as the report shows them
-    for (const Frame& f : d.traceback) {
-      if (!rule->is_system(f)) user_frames.push_back(describe(f) + (f.inlined ? " [inlined]" : ""));
-    }
-    const auto [it, fresh] = site_of.emplace(std::move(user_frames), report.sites.size());
-    if (fresh) {
-      report.sites.push_back(ReportSite{d.size_diff, d.count_diff, d.size, d.count, d.traceback});
-      continue;
-    }
-    ReportSite& site = report.sites[it->second];
-    if (d.size_diff > site.size_diff) site.traceback = d.traceback;
-    site.size_diff += d.size_diff;
-    site.count_diff += d.count_diff;
-    site.size += d.size;
-    site.count += d.count;
-  }
-  std::stable_sort(report.sites.begin(), report.sites.end(), [](const ReportSite& a, const ReportSite& b) {
-    if (a.size_diff != b.size_diff) return a.size_diff > b.size_diff;
-    return a.count_diff > b.count_diff;
-  });
-  return report;
-}
-
 bool colour_for_stderr() { return isatty(STDERR_FILENO) == 1 && std::getenv("NO_COLOR") == nullptr; }
+
+namespace {
+// A traceback as the report shows it: most recent call first, inlined frames marked, runs of
+// system frames folded into one line, at most max_lines lines.
+void write_traceback(std::ostringstream& out, const Traceback& tb, const AttributionRule& rule,
+                     std::size_t max_lines, const char* indent) {
+  std::size_t lines = 0;
+  const auto& frames = tb.frames();
+  for (std::size_t f = 0; f < frames.size();) {
+    if (lines == max_lines) {
+      out << indent << "... " << frames.size() - f << " more frames\n";
+      break;
+    }
+    if (rule.is_system(frames[f])) {
+      std::size_t end = f;
+      std::vector<std::string> where;
+      for (; end < frames.size() && rule.is_system(frames[end]); ++end) {
+        const std::string name = basename_of(frames[end].has_source() ? frames[end].filename : frames[end].module);
+        if (!name.empty() && std::find(where.begin(), where.end(), name) == where.end()) where.push_back(name);
+      }
+      out << indent << "... " << end - f << (end - f == 1 ? " frame" : " frames") << " in system code";
+      for (std::size_t w = 0; w < where.size(); ++w) out << (w == 0 ? ": " : ", ") << where[w];
+      out << "\n";
+      f = end;
+    } else {
+      out << indent << "at " << describe(frames[f]) << (frames[f].inlined ? " [inlined]" : "") << "\n";
+      ++f;
+    }
+    ++lines;
+  }
+}
+}  // namespace
 
 std::string format_text(const Report& report, const TextOptions& options) {
   detail::UntracedScope untraced;
@@ -100,30 +97,7 @@ std::string format_text(const Report& report, const TextOptions& options) {
       if (!text.empty()) out << "  " << paint("1", text);
     }
     out << "\n";
-    std::size_t lines = 0;
-    const auto& frames = site.traceback.frames();
-    for (std::size_t f = 0; f < frames.size();) {
-      if (lines == options.max_frames) {
-        out << "      ... " << frames.size() - f << " more frames\n";
-        break;
-      }
-      if (rule->is_system(frames[f])) {
-        std::size_t end = f;
-        std::vector<std::string> where;
-        for (; end < frames.size() && rule->is_system(frames[end]); ++end) {
-          const std::string name = basename_of(frames[end].has_source() ? frames[end].filename : frames[end].module);
-          if (!name.empty() && std::find(where.begin(), where.end(), name) == where.end()) where.push_back(name);
-        }
-        out << "      ... " << end - f << (end - f == 1 ? " frame" : " frames") << " in system code";
-        for (std::size_t w = 0; w < where.size(); ++w) out << (w == 0 ? ": " : ", ") << where[w];
-        out << "\n";
-        f = end;
-      } else {
-        out << "      at " << describe(frames[f]) << (frames[f].inlined ? " [inlined]" : "") << "\n";
-        ++f;
-      }
-      ++lines;
-    }
+    write_traceback(out, site.traceback, *rule, options.max_frames, "      ");
   }
   if (report.sites.size() > shown) {
     std::int64_t bytes = 0, count = 0;
@@ -135,6 +109,19 @@ std::string format_text(const Report& report, const TextOptions& options) {
         << blocks(count) << "\n";
   }
   return out.str();
+}
+
+std::string BudgetResult::message() const {
+  if (!exceeded) return {};
+  std::string text = format_text(report);
+  if (crossing && !crossing->empty()) {
+    detail::UntracedScope untraced;
+    std::ostringstream out;
+    out << "  crossed by this allocation:\n";
+    write_traceback(out, *crossing, *detail::current_attribution_rule(), TextOptions{}.max_frames, "      ");
+    text += out.str();
+  }
+  return text;
 }
 
 std::string to_collapsed(const Report& report) {

@@ -12,6 +12,7 @@
 #include "core/stack_table.hpp"
 #include "core/tracer.hpp"
 #include "format_size.hpp"
+#include "raw_snapshot.hpp"
 #include "symbolize/symbolizer.hpp"
 
 namespace leakguard {
@@ -208,26 +209,29 @@ Snapshot take_snapshot() {
   if (!is_tracing()) {
     throw std::logic_error("leakguard::take_snapshot(): tracing is off; call leakguard::start() first");
   }
-  detail::UntracedScope untraced;  // a report must not show up in the next one
-  const int limit = get_traceback_limit();
-  std::vector<detail::RawTrace> raw = detail::tracer_collect();
+  return detail::snapshot_from_raw(detail::tracer_collect(), get_traceback_limit());
+}
+
+namespace detail {
+Traceback traceback_of(std::uint32_t stack_id) {
+  UntracedScope untraced;
+  const StackRecord* rec = stack_record(stack_id);
+  if (rec == nullptr) return Traceback();
+  return Traceback(symbolize_stack(rec->frames, rec->nframes), rec->nframes);
+}
+
+Snapshot snapshot_from_raw(const std::vector<RawTrace>& raw, int limit) {
+  UntracedScope untraced;  // a report must not show up in the next one
   std::unordered_map<std::uint32_t, std::shared_ptr<const Traceback>> tracebacks;
   std::vector<Trace> traces;
   traces.reserve(raw.size());
   for (const auto& r : raw) {
     auto& tb = tracebacks[r.stack_id];
-    if (!tb) {
-      const detail::StackRecord* rec = detail::stack_record(r.stack_id);
-      if (rec == nullptr) {
-        tb = std::make_shared<const Traceback>();
-      } else {
-        tb = std::make_shared<const Traceback>(detail::symbolize_stack(rec->frames, rec->nframes),
-                                               rec->nframes);
-      }
-    }
+    if (!tb) tb = std::make_shared<const Traceback>(traceback_of(r.stack_id));
     traces.push_back(Trace{static_cast<Domain>(r.domain), static_cast<std::size_t>(r.size), tb});
   }
   return Snapshot(std::move(traces), limit);
 }
+}  // namespace detail
 
 }  // namespace leakguard
