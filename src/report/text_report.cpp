@@ -24,9 +24,20 @@ std::string blocks(std::int64_t n) {
   return (n >= 0 ? "+" : "") + std::to_string(n) + (n == 1 || n == -1 ? " block" : " blocks");
 }
 
+// The compiler's specialised copies ("f(int) [clone .constprop.0] [clone .isra.0]") are the same
+// function to a reader.
+std::string without_clone_suffixes(std::string name) {
+  for (std::size_t at; (at = name.find(" [clone ")) != std::string::npos;) {
+    const std::size_t end = name.find(']', at);
+    if (end == std::string::npos) break;
+    name.erase(at, end + 1 - at);
+  }
+  return name;
+}
+
 // "function file:line", or "function (module+0x1a2b)" without debug info.
 std::string describe(const Frame& f) {
-  std::string text = f.function.empty() ? "??" : f.function;
+  std::string text = f.function.empty() ? "??" : without_clone_suffixes(f.function);
   if (f.has_source()) return text + " " + f.filename + ":" + std::to_string(f.lineno);
   std::ostringstream where;
   where << " (" << (f.module.empty() ? "??" : basename_of(f.module)) << "+0x" << std::hex << f.module_offset << ")";
