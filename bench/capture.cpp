@@ -7,6 +7,7 @@
 
 #include <cstdint>
 
+#include "at_depth.hpp"
 #include "core/config.hpp"
 #include "core/modules.hpp"
 #include "core/stack_capture.hpp"
@@ -16,15 +17,7 @@ namespace {
 using leakguard::detail::capture_stack;
 using leakguard::detail::current_thread_stack_bounds;
 
-template <class Fn>
-__attribute__((noinline)) void at_depth(int depth, Fn& fn) {
-  if (depth > 1) {
-    at_depth(depth - 1, fn);
-  } else {
-    fn();
-  }
-  benchmark::ClobberMemory();
-}
+using leakguard_bench::at_depth;
 
 struct UnwindState {
   std::uintptr_t* out;

@@ -13,6 +13,8 @@
 #include <random>
 #include <vector>
 
+#include "at_depth.hpp"
+
 #ifdef LEAKGUARD_BENCH_TRACED
 #include <leakguard/leakguard.hpp>
 #endif
@@ -39,16 +41,7 @@ void finish(benchmark::State& state) {
 #endif
 }
 
-// Runs fn `depth` frames below this call, so a traced allocation inside has that many frames.
-template <class Fn>
-__attribute__((noinline)) void at_depth(int depth, Fn& fn) {
-  if (depth > 1) {
-    at_depth(depth - 1, fn);
-  } else {
-    fn();
-  }
-  benchmark::ClobberMemory();  // not a tail call: every level keeps its frame
-}
+using leakguard_bench::at_depth;
 
 void malloc_free(benchmark::State& state) {
   configure(state);
