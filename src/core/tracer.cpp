@@ -1,5 +1,7 @@
 #include "tracer.hpp"
 
+#include <pthread.h>
+
 #include <cerrno>
 #include <cstring>
 
@@ -384,7 +386,11 @@ void tracer_start(std::uint32_t nframe) noexcept {
   MuteScope mute;
   world_init();
   set_drain_hook(drain_pending);
-  if (!g_modules_loaded.exchange(true)) refresh_modules();
+  if (!g_modules_loaded.exchange(true)) {
+    refresh_modules();
+    // A fork can copy the watch's busy flag set by a thread the child does not have.
+    pthread_atfork(nullptr, nullptr, [] { g_watch_busy.store(false, std::memory_order_relaxed); });
+  }
   g_flags.nframe.store(nframe < 1 ? 1 : (nframe > kMaxCapturedFrames ? kMaxCapturedFrames : nframe),
                        std::memory_order_relaxed);
   g_flags.tracing.store(true, std::memory_order_release);
