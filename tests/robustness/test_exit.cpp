@@ -52,7 +52,7 @@ TEST(Exit, StaticDestructorsAndAtexitHandlersWhileTracing) {
 }
 
 TEST(Exit, ExitWhileOtherThreadsAllocate) {
-  for (int round = 0; round < 5; ++round) {
+  for (int round = 0; round < 3; ++round) {
     const ProbeRun run = run_probe("threads");
     ASSERT_EQ(run.exit_code, 0) << "round " << round << ", signal " << run.signal << "\n" << run.output;
     ASSERT_EQ(run.output,
