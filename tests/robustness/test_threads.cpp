@@ -4,6 +4,7 @@
 #include <pthread.h>
 
 #include <atomic>
+#include <chrono>
 #include <cstdlib>
 #include <mutex>
 #include <thread>
@@ -267,6 +268,64 @@ TEST(Threads, ExitingThreadsAllocateAndFreeInTheirDestructors) {
   EXPECT_EQ(bytes_at(line), 0u);
   EXPECT_EQ(bytes_at(g_exit_line), 0u);
   pthread_key_delete(g_late_key);
+  leakguard::stop();
+}
+
+// Threads start and exit all the time, concurrently, while others free their blocks and another
+// stops the world: tables are handed back (completing pending frees first) and adopted while
+// stops are in progress, and every block is accounted for at the end.
+TEST(Threads, ThreadsComeAndGoWhileTheWorldIsStopped) {
+  Watchdog watchdog(30);
+  leakguard::start();
+  std::atomic<bool> done{false};
+  std::atomic<int> line{0};
+  std::mutex mutex;
+  std::vector<void*> orphans;  // blocks of exited threads, freed by others
+  orphans.reserve(1 << 16);
+  std::thread reader([&] {
+    while (!done.load()) {
+      (void)leakguard::get_traced_memory();
+      std::this_thread::sleep_for(std::chrono::microseconds(50));
+    }
+  });
+  std::vector<std::thread> spawners;
+  for (int s = 0; s < 3; ++s) {
+    spawners.emplace_back([&] {
+      for (int round = 0; round < 50; ++round) {
+        std::thread([&] {
+          void* mine[100];
+          for (auto& p : mine) {
+            p = std::malloc(48); line = __LINE__;
+          }
+          std::lock_guard<std::mutex> lock(mutex);
+          // Free some of the orphans of earlier threads, leave half of ours behind.
+          for (int i = 0; i < 50 && !orphans.empty(); ++i) {
+            std::free(orphans.back());
+            orphans.pop_back();
+          }
+          for (int i = 0; i < 100; ++i) {
+            if (i % 2 == 0) {
+              orphans.push_back(mine[i]);
+            } else {
+              std::free(mine[i]);
+            }
+          }
+        }).join();
+      }
+    });
+  }
+  for (auto& t : spawners) t.join();
+  done = true;
+  reader.join();
+  std::size_t live = 0;
+  {
+    std::lock_guard<std::mutex> lock(mutex);
+    live = orphans.size();
+  }
+  EXPECT_EQ(bytes_at(line), live * 48);
+  for (void* p : orphans) std::free(p);
+  EXPECT_EQ(bytes_at(line), 0u);
+  EXPECT_LE(leakguard::get_tracer_stats().threads, 2u);
   leakguard::stop();
 }
 
