@@ -23,6 +23,7 @@ LG_ALWAYS_INLINE void* traced_realloc(void* old, std::size_t size, std::uintptr_
   if (!tracing_enabled()) return __libc_realloc(old, size);
   if (old == nullptr) return traced(__libc_realloc(nullptr, size), size, fp);
   const auto forgotten = leakguard::detail::forget_for_realloc(old);
+  if (LG_UNLIKELY(forgotten.muted)) return leakguard::detail::realloc_while_muted(old, size);
   void* p = __libc_realloc(old, size);
   if (p != nullptr) {
     record_alloc(p, size, fp);

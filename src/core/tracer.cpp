@@ -342,7 +342,10 @@ bool record_free(void* ptr) noexcept {
 ForgottenBlock forget_for_realloc(void* old) noexcept {
   ForgottenBlock result;
   ThreadState& ts = t_state;
-  if (ts.mute != 0) return result;
+  if (ts.mute != 0) {
+    result.muted = true;
+    return result;
+  }
   MuteScope mute;
   const auto addr = reinterpret_cast<std::uintptr_t>(old);
   ThreadCache* tc = ts.cache != nullptr ? ts.cache : acquire_thread_cache();
@@ -368,6 +371,32 @@ ForgottenBlock forget_for_realloc(void* old) noexcept {
   // realloc may keep the address, so the old record must be gone before it returns: no batching.
   forget_synchronously(addr, &result);
   return result;
+}
+
+void* realloc_while_muted(void* old, std::size_t size) noexcept {
+  ThreadState& ts = t_state;
+  void** remembered = nullptr;
+  for (void*& slot : ts.muted_allocs) {
+    if (slot == old) remembered = &slot;
+  }
+  if (remembered != nullptr) {  // allocated in this state, never traced: glibc's realloc will do
+    *remembered = nullptr;
+    void* p = __libc_realloc(old, size);
+    if (p != nullptr) ts.muted_allocs[ts.muted_next++ % ThreadState::kMutedAllocs] = p;
+    return p;
+  }
+  if (size == 0) {  // glibc frees the block and returns null
+    if (!defer_handler_free(old)) __libc_free(old);
+    return nullptr;
+  }
+  const std::size_t usable = malloc_usable_size(old);
+  if (size <= usable) return old;  // fits where it is: nothing moves, the trace keeps its size
+  void* p = __libc_malloc(size);
+  if (p == nullptr) return nullptr;  // errno is ENOMEM and the old block is untouched, as realloc
+  std::memcpy(p, old, usable);
+  if (!defer_handler_free(old)) __libc_free(old);
+  ts.muted_allocs[ts.muted_next++ % ThreadState::kMutedAllocs] = p;
+  return p;
 }
 
 void restore_after_failed_realloc(void* old, const ForgottenBlock& block) noexcept {

@@ -32,9 +32,16 @@ struct ForgottenBlock {
   std::uint64_t size = 0;
   std::uint32_t stack_id = 0;
   std::uint64_t tag = 0;
+  // The thread is inside the tracer (a signal handler interrupted it): nothing was looked up, and
+  // the caller must use realloc_while_muted() instead of glibc's realloc.
+  bool muted = false;
 };
 ForgottenBlock forget_for_realloc(void* old) noexcept;
 void restore_after_failed_realloc(void* old, const ForgottenBlock& block) noexcept;
+// realloc for a thread inside the tracer: the old block may be traced and the tables cannot be
+// touched, so a moved block's old copy is released like a free in that state (deferred to the
+// next world stop) instead of by glibc's realloc. Same results as realloc otherwise.
+void* realloc_while_muted(void* old, std::size_t size) noexcept;
 
 // --- Used by the public API ------------------------------------------------------------------
 

@@ -171,14 +171,25 @@ TEST(Signals, HandlersOnThreadsThatStopTheWorldAndFreeAcrossThreads) {
   leakguard::stop();
 }
 
-// A handler that frees blocks of another thread while the interrupted thread is inside the
-// custom-domain API (track/untrack hold the tracer's side-table lock): every 64th such free makes
-// the handler stop the world, which needs that same lock.
+// A handler that frees blocks of another thread (with free, or realloc that moves or frees them)
+// while the interrupted thread is inside the custom-domain API (track/untrack hold the tracer's
+// side-table lock): every 64th such free makes the handler stop the world, which needs that same
+// lock; and a block released while the thread is inside the tracer must still be forgotten.
 std::vector<void*>* g_foreign = nullptr;
 std::atomic<std::size_t> g_next_foreign{0};
 void free_a_foreign_block(int) {
   const std::size_t i = g_next_foreign.fetch_add(1, std::memory_order_relaxed);
-  if (i < g_foreign->size()) std::free((*g_foreign)[i]);
+  if (i < g_foreign->size()) {
+    if (i % 3 == 1) {  // released through realloc: grown (moved) then freed
+      void* p = std::realloc((*g_foreign)[i], 4096);
+      keep(p);
+      std::free(p);
+    } else if (i % 3 == 2) {  // realloc to 0 frees
+      keep(std::realloc((*g_foreign)[i], 0));
+    } else {
+      std::free((*g_foreign)[i]);
+    }
+  }
   g_signals.fetch_add(1, std::memory_order_relaxed);
 }
 
