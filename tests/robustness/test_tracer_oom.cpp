@@ -25,6 +25,7 @@ void keep(const void* p) { asm volatile("" : : "r"(p) : "memory"); }
 
 TEST(TracerOutOfMemory, AllocationsSucceedAndTheLossIsCounted) {
   leakguard::start();
+  const leakguard::TracerStats before = leakguard::get_tracer_stats();  // counts since start-up
   std::vector<void*> blocks;
   blocks.reserve(200000);
   const std::size_t base = leakguard::get_traced_memory().current;
@@ -48,8 +49,9 @@ TEST(TracerOutOfMemory, AllocationsSucceedAndTheLossIsCounted) {
   }
   const leakguard::TracerStats stats = leakguard::get_tracer_stats();
   leakguard::detail::raw_inject_failures(0);
-  EXPECT_GT(stats.untraced_blocks, 0u) << "the table never had to grow";
-  EXPECT_EQ(leakguard::get_traced_memory().current - base + stats.untraced_bytes, requested);
+  EXPECT_GT(stats.untraced_blocks - before.untraced_blocks, 0u) << "the table never had to grow";
+  EXPECT_EQ(leakguard::get_traced_memory().current - base + stats.untraced_bytes - before.untraced_bytes,
+            requested);
   for (void* p : blocks) std::free(p);
   EXPECT_EQ(leakguard::get_traced_memory().current, base);
   // Once memory is back, tracing resumes.
@@ -65,6 +67,7 @@ TEST(TracerOutOfMemory, AllocationsSucceedAndTheLossIsCounted) {
 // needed (traced, without a stack); every other one is counted as untraced. The API keeps working;
 // once memory is back, new allocations are traced with their stacks.
 TEST(TracerOutOfMemory, StartingWithNoMemoryAtAll) {
+  const leakguard::TracerStats before = leakguard::get_tracer_stats();  // zero in its own process
   leakguard::detail::raw_inject_failures(1 << 30);
   leakguard::start();
   std::vector<void*> blocks;
@@ -80,10 +83,11 @@ TEST(TracerOutOfMemory, StartingWithNoMemoryAtAll) {
     requested += 10 + i;
   }
   const leakguard::TracerStats stats = leakguard::get_tracer_stats();
-  EXPECT_GE(stats.untraced_blocks, 990u);
+  EXPECT_GE(stats.untraced_blocks - before.untraced_blocks, 990u);
   const leakguard::Snapshot snap = leakguard::take_snapshot();
-  EXPECT_EQ(snap.traces().size() + stats.untraced_blocks, 1000u);
-  EXPECT_EQ(leakguard::get_traced_memory().current + stats.untraced_bytes, requested);
+  EXPECT_EQ(snap.traces().size() + stats.untraced_blocks - before.untraced_blocks, 1000u);
+  EXPECT_EQ(leakguard::get_traced_memory().current + stats.untraced_bytes - before.untraced_bytes,
+            requested);
   EXPECT_FALSE(leakguard::get_object_traceback(blocks[0]).has_value()) << "the oldest block was dropped";
   for (const auto& stat : snap.statistics("lineno")) (void)stat.str();  // traces without a stack
   for (const auto& stat : snap.statistics("traceback")) (void)stat.str();
@@ -115,6 +119,7 @@ TEST(TracerOutOfMemory, AThreadThatCannotGetATable) {
   void* warm = std::malloc(8);  // this thread's table exists before memory runs out
   keep(warm);
   std::free(warm);
+  const leakguard::TracerStats before = leakguard::get_tracer_stats();
   leakguard::detail::raw_inject_failures(1 << 30);
   std::vector<void*> left(500);
   std::atomic<int> line{0};
@@ -132,12 +137,13 @@ TEST(TracerOutOfMemory, AThreadThatCannotGetATable) {
   leakguard::detail::raw_inject_failures(0);
   // Every block the thread kept is either traced or counted as untraced, never both. (The blocks
   // it freed were freed while still among the newest, which need no table memory.)
-  EXPECT_GT(stats.untraced_blocks, 0u) << "the thread's blocks all found room";
-  EXPECT_EQ(bytes_at(line) + stats.untraced_bytes, requested);
+  const std::size_t untraced = stats.untraced_bytes - before.untraced_bytes;
+  EXPECT_GT(stats.untraced_blocks - before.untraced_blocks, 0u) << "the thread's blocks all found room";
+  EXPECT_EQ(bytes_at(line) + untraced, requested);
   const std::size_t traced_before_free = leakguard::get_traced_memory().current;
   for (void* p : left) std::free(p);
   EXPECT_EQ(bytes_at(line), 0u);
-  EXPECT_EQ(traced_before_free - leakguard::get_traced_memory().current, requested - stats.untraced_bytes);
+  EXPECT_EQ(traced_before_free - leakguard::get_traced_memory().current, requested - untraced);
   leakguard::stop();
 }
 
