@@ -14,8 +14,9 @@ struct ProbeRun {
   int exit_code = -1;
 };
 
-ProbeRun run_probe(const std::string& env) {
-  const std::string cmd = env + " " + LEAKGUARD_ENV_PROBE + " 2>&1";
+// redirect: which streams reach the pipe (stdout and stderr by default).
+ProbeRun run_probe(const std::string& env, const std::string& redirect = "2>&1") {
+  const std::string cmd = env + " " + LEAKGUARD_ENV_PROBE + " " + redirect;
   ProbeRun run;
   FILE* pipe = popen(cmd.c_str(), "r");
   if (pipe == nullptr) return run;
@@ -47,6 +48,17 @@ TEST(Environment, BadStartValuesAreNamedAndTheProgramRunsOn) {
                               "tracing=0 limit=1 traced=0\n")
         << value;
   }
+}
+
+TEST(Environment, TheMessageGoesToStderrAndTheProgramsOutputIsUntouched) {
+  const ProbeRun err = run_probe("LEAKGUARD_START=999", "2>&1 >/dev/null");
+  EXPECT_EQ(err.exit_code, 0);
+  EXPECT_EQ(err.output,
+            "leakguard: LEAKGUARD_START='999' is not a frame count (expected 1..128); tracing was "
+            "not started\n");
+  const ProbeRun out = run_probe("LEAKGUARD_START=999", "2>/dev/null");
+  EXPECT_EQ(out.exit_code, 0);
+  EXPECT_EQ(out.output, "tracing=0 limit=1 traced=0\n");
 }
 
 TEST(Environment, UnwindModes) {
