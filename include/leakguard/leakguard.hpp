@@ -4,6 +4,7 @@
 #include "leakguard/analysis.hpp"
 #include "leakguard/attribution.hpp"
 #include "leakguard/budget.hpp"
+#include "leakguard/classify.hpp"
 #include "leakguard/report.hpp"
 #include "leakguard/sizes.hpp"
 #include "leakguard/snapshot.hpp"

@@ -491,23 +491,39 @@ std::vector<RawTrace> tracer_collect() noexcept {
 }
 
 namespace {
-std::vector<RawTrace> collect_locked(const StoppedWorld& world) noexcept {
-  std::vector<RawTrace> out;
+std::size_t count_locked(const StoppedWorld& world) noexcept {
   std::size_t count = side_table().size();
   world.for_each_cache([&](ThreadCache& tc) { count += tc.table.size(); });
-  out.reserve(count);
+  return count;
+}
+
+// Every live trace, with the world stopped.
+template <class Fn>
+void for_each_trace_locked(const StoppedWorld& world, Fn&& fn) {
   world.for_each_cache([&](ThreadCache& tc) {
     tc.table.for_each([&](const BlockEntry& e) {
-      out.push_back(RawTrace{key_addr(e.key), meta_size(e.meta), 0, meta_stack(e.meta),
-                             static_cast<std::uint32_t>(key_tag(e.key))});
+      fn(RawTrace{key_addr(e.key), meta_size(e.meta), 0, meta_stack(e.meta), static_cast<std::uint32_t>(key_tag(e.key))});
     });
   });
-  side_table().for_each([&](const SideEntry& e) {
-    out.push_back(RawTrace{e.addr, e.size, e.domain, e.stack_id, 0});
-  });
+  side_table().for_each([&](const SideEntry& e) { fn(RawTrace{e.addr, e.size, e.domain, e.stack_id, 0}); });
+}
+
+std::vector<RawTrace> collect_locked(const StoppedWorld& world) noexcept {
+  std::vector<RawTrace> out;
+  out.reserve(count_locked(world));
+  for_each_trace_locked(world, [&](const RawTrace& t) { out.push_back(t); });
   return out;
 }
 }  // namespace
+
+std::size_t tracer_collect_into(RawTrace* out, std::size_t capacity) noexcept {
+  StoppedWorld world;
+  const std::size_t count = count_locked(world);
+  if (count > capacity) return count;
+  std::size_t n = 0;
+  for_each_trace_locked(world, [&](const RawTrace& t) { out[n++] = t; });
+  return n;
+}
 
 void watch_total(std::uint64_t threshold) noexcept {
   UntracedScope untraced;

@@ -76,6 +76,10 @@ struct RawTrace {
 // Copies every live trace. Done with the world stopped; the copy is made into memory reserved
 // before the stop.
 std::vector<RawTrace> tracer_collect() noexcept;
+// The same, into memory the caller provides (the reachability scan keeps its copy out of the
+// malloc heap, which it scans). Returns the number of live traces; copies them only when they
+// fit in `capacity`.
+std::size_t tracer_collect_into(RawTrace* out, std::size_t capacity) noexcept;
 // The trace of the block containing addr (exact start first, then any block spanning it).
 bool tracer_find_block(std::uintptr_t addr, RawTrace* out) noexcept;
 

@@ -1,0 +1,83 @@
+// Leak classification: which blocks allocated since a checkpoint and still alive are lost, and
+// which are still held. This is the rule the test plugins apply by default.
+//
+//   leakguard::Checkpoint start;
+//   run_the_test();
+//   leakguard::Classification c = leakguard::classify_survivors(start);
+//   for (const auto& s : c.survivors) if (s.kind != leakguard::SurvivorKind::kHeld) ...
+//
+// What is scanned, conservatively (any aligned word that points into a block, or one past its
+// end, counts), in-process and without stopping other threads:
+//   - roots: every private readable and writable mapping of /proc/self/maps, which covers the
+//     writable data of every loaded module, every thread's stack and static TLS, the main
+//     thread's TLS, glibc's cached thread stacks and any custom mmap pool; and the parts of the
+//     malloc heap that are not traced blocks, which covers blocks allocated before tracing
+//     started, allocator metadata and freed chunks. The calling thread's registers are spilled
+//     onto its stack first; its stack is scanned from its caller's frame up.
+//   - then every traced block reachable from those roots, transitively.
+// Not scanned: the registers of other threads (a pointer held only in one may be missed), the
+// tracer's own memory, and memory mapped without write permission.
+// Every uncertainty errs toward "held": freed chunks, the allocator's stale free-list data and
+// stale stack slots can only make a lost block look held, never the other way round. (So a lost
+// block carved from recently freed heap memory is sometimes reported held; the repeated-run rule
+// still catches a leak that recurs.) If some root cannot be read, every survivor is
+// reported held and `notes` says why.
+//
+// Cost: recording a checkpoint copies the live blocks' addresses (no symbols); classifying does
+// that again, and when a block of the window survives, scans the roots and the reachable heap.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "leakguard/export.hpp"
+#include "leakguard/traceback.hpp"
+
+namespace leakguard {
+
+// The start of a window: remembers which blocks were live. Tracing must be on
+// (std::logic_error otherwise).
+class LEAKGUARD_API Checkpoint {
+ public:
+  Checkpoint();
+  ~Checkpoint();
+  Checkpoint(Checkpoint&&) noexcept;
+  Checkpoint& operator=(Checkpoint&&) noexcept;
+
+  struct Blocks;
+
+ private:
+  std::unique_ptr<Blocks> blocks_;
+  friend struct Classifier;
+};
+
+enum class SurvivorKind {
+  kDirectLeak,    // nothing reachable points to it, nor does any other lost block
+  kIndirectLeak,  // nothing reachable points to it; only lost blocks do
+  kHeld,          // reachable: a cache, a static, a member of a live object
+};
+LEAKGUARD_API const char* to_string(SurvivorKind kind);
+
+struct Survivor {
+  std::uintptr_t address = 0;
+  std::size_t size = 0;
+  SurvivorKind kind = SurvivorKind::kHeld;
+  Traceback traceback;
+};
+
+struct Classification {
+  // Direct leaks, then indirect leaks, then held blocks; largest first within each.
+  std::vector<Survivor> survivors;
+  std::size_t definite_bytes = 0;  // direct and indirect
+  std::size_t definite_blocks = 0;
+  std::size_t held_bytes = 0;
+  std::size_t held_blocks = 0;
+  std::vector<std::string> notes;  // roots that could not be scanned, and what that did
+};
+
+// The heap blocks allocated since `since` and still alive, each classified.
+LEAKGUARD_API Classification classify_survivors(const Checkpoint& since);
+
+}  // namespace leakguard

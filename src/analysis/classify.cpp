@@ -1,0 +1,286 @@
+// classify_survivors(): which blocks of a window are lost and which are held, by a conservative
+// scan of the roots and the reachable heap (see classify.hpp for what is scanned and why).
+#include "leakguard/classify.hpp"
+
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+#include <unordered_map>
+
+#include "analysis/raw_array.hpp"
+#include "core/tracer.hpp"
+#include "leakguard/tracing.hpp"
+#include "snapshot/raw_snapshot.hpp"
+
+namespace leakguard {
+
+namespace {
+
+using detail::RawArray;
+using detail::RawTrace;
+
+// Identity of a block across a window, in a form that is not pointer-shaped (the checkpoint's
+// copy must not look like a reference to anything when it is scanned).
+struct BlockKey {
+  std::uint64_t addr_key;  // address >> 4
+  std::uint64_t detail;    // size, stack id
+  bool operator<(const BlockKey& o) const { return addr_key != o.addr_key ? addr_key < o.addr_key : detail < o.detail; }
+  bool operator==(const BlockKey& o) const { return addr_key == o.addr_key && detail == o.detail; }
+};
+
+BlockKey key_of(const RawTrace& t) {
+  return BlockKey{t.addr >> 4, (t.size << 24) ^ t.stack_id};
+}
+
+// The live heap blocks, sorted by address, in mmap'ed memory. Returns how many there are.
+std::size_t collect_heap(RawArray<RawTrace>* out) {
+  std::size_t n = detail::tracer_collect_into(out->data(), out->size());
+  while (n > out->size()) {
+    out->resize(n + n / 8 + 1024);
+    n = detail::tracer_collect_into(out->data(), out->size());
+  }
+  RawTrace* end = std::remove_if(out->begin(), out->begin() + n, [](const RawTrace& t) { return t.domain != 0; });
+  std::sort(out->begin(), end, [](const RawTrace& a, const RawTrace& b) { return a.addr < b.addr; });
+  return static_cast<std::size_t>(end - out->begin());
+}
+
+struct Region {
+  std::uintptr_t lo, hi;
+  std::string what;
+};
+
+// Every readable and writable mapping but the kernel's own pages.
+std::vector<Region> writable_mappings() {
+  std::vector<Region> regions;
+  std::ifstream maps("/proc/self/maps");
+  for (std::string line; std::getline(maps, line);) {
+    std::istringstream in(line);
+    std::string range, perms, offset, dev, inode, path;
+    in >> range >> perms >> offset >> dev >> inode;
+    std::getline(in >> std::ws, path);
+    if (perms.size() < 2 || perms[0] != 'r' || perms[1] != 'w') continue;
+    if (path == "[vvar]" || path == "[vsyscall]" || path == "[vdso]") continue;
+    const auto dash = range.find('-');
+    if (dash == std::string::npos) continue;
+    regions.push_back(Region{std::stoull(range.substr(0, dash), nullptr, 16),
+                             std::stoull(range.substr(dash + 1), nullptr, 16), path.empty() ? "anonymous" : path});
+  }
+  return regions;
+}
+
+// Reads another part of this process's memory without faulting if it went away (a thread that
+// exited, a block another thread freed): process_vm_readv fails where a plain load would crash.
+bool read_memory(std::uintptr_t addr, void* buffer, std::size_t n) {
+  iovec local{buffer, n};
+  iovec remote{reinterpret_cast<void*>(addr), n};
+  return process_vm_readv(getpid(), &local, 1, &remote, 1, 0) == static_cast<ssize_t>(n);
+}
+
+}  // namespace
+
+struct Checkpoint::Blocks {
+  RawArray<BlockKey> keys;  // sorted
+  std::size_t count = 0;
+};
+
+Checkpoint::Checkpoint() {
+  if (!is_tracing()) throw std::logic_error("leakguard::Checkpoint: tracing is off; start it first");
+  detail::UntracedScope untraced;
+  blocks_ = std::make_unique<Blocks>();
+  RawArray<RawTrace> live;
+  const std::size_t n = collect_heap(&live);
+  blocks_->keys.resize(n + 1);
+  for (std::size_t i = 0; i < n; ++i) blocks_->keys[i] = key_of(live[i]);
+  std::sort(blocks_->keys.begin(), blocks_->keys.begin() + n);
+  blocks_->count = n;
+}
+Checkpoint::~Checkpoint() = default;
+Checkpoint::Checkpoint(Checkpoint&&) noexcept = default;
+Checkpoint& Checkpoint::operator=(Checkpoint&&) noexcept = default;
+
+const char* to_string(SurvivorKind kind) {
+  switch (kind) {
+    case SurvivorKind::kDirectLeak: return "direct leak";
+    case SurvivorKind::kIndirectLeak: return "indirect leak";
+    case SurvivorKind::kHeld: return "held";
+  }
+  return "?";
+}
+
+// The scan, one frame below classify_survivors() so that the caller's registers, spilled there,
+// and nothing of the scan's own locals lie above `stack_floor`.
+struct Classifier {
+  static Classification run(const Checkpoint& since, std::uintptr_t stack_floor);
+};
+
+namespace {
+
+enum : std::uint8_t { kSurvivor = 1, kReached = 2, kFromLost = 4 };
+
+class Scan {
+ public:
+  Scan(const RawArray<RawTrace>& blocks, std::size_t n, RawArray<std::uint8_t>& flags)
+      : blocks_(blocks), n_(n), flags_(flags), worklist_(n + 1) {
+    lo_ = blocks_[0].addr;
+    for (std::size_t i = 0; i < n_; ++i) hi_ = std::max<std::uintptr_t>(hi_, blocks_[i].addr + blocks_[i].size);
+  }
+
+  // The block a word points into (or one past the end of), or n.
+  std::size_t block_at(std::uintptr_t w) const {
+    if (w < lo_ || w > hi_) return n_;
+    const RawTrace* first = blocks_.begin();
+    const RawTrace* it = std::upper_bound(first, first + n_, w, [](std::uintptr_t v, const RawTrace& t) { return v < t.addr; });
+    if (it == first) return n_;
+    --it;
+    return w <= it->addr + it->size ? static_cast<std::size_t>(it - first) : n_;
+  }
+
+  // Marks what the words of [lo, hi) reach. False when the range could not be read.
+  bool scan_root(std::uintptr_t lo, std::uintptr_t hi) { return scan(lo, hi, kReached, n_, true); }
+
+  void flood() {
+    while (top_ > 0) {
+      const std::size_t b = worklist_[--top_];
+      scan(blocks_[b].addr, blocks_[b].addr + blocks_[b].size, kReached, b, true);
+    }
+  }
+
+  // Flags survivors that an unreached block points to.
+  void mark_pointed_to_by_lost() {
+    for (std::size_t b = 0; b < n_; ++b) {
+      if ((flags_[b] & kReached) == 0) scan(blocks_[b].addr, blocks_[b].addr + blocks_[b].size, kFromLost, b, false);
+    }
+  }
+
+ private:
+  bool scan(std::uintptr_t lo, std::uintptr_t hi, std::uint8_t flag, std::size_t self, bool push) {
+    lo = (lo + sizeof(void*) - 1) & ~(sizeof(void*) - 1);
+    std::uintptr_t buffer[8192];
+    bool ok = true;
+    while (lo + sizeof(void*) <= hi) {
+      const std::size_t words = std::min<std::size_t>(8192, (hi - lo) / sizeof(void*));
+      if (!read_memory(lo, buffer, words * sizeof(void*))) {
+        ok = false;
+        lo += words * sizeof(void*);
+        continue;
+      }
+      for (std::size_t i = 0; i < words; ++i) {
+        const std::size_t b = block_at(buffer[i]);
+        if (b == n_ || b == self || (flags_[b] & flag) != 0) continue;
+        if (flag == kFromLost && (flags_[b] & kSurvivor) == 0) continue;
+        flags_[b] |= flag;
+        if (push) worklist_[top_++] = static_cast<std::uint32_t>(b);
+      }
+      lo += words * sizeof(void*);
+    }
+    return ok;
+  }
+
+  const RawArray<RawTrace>& blocks_;
+  std::size_t n_;
+  RawArray<std::uint8_t>& flags_;
+  RawArray<std::uint32_t> worklist_;
+  std::size_t top_ = 0;
+  std::uintptr_t lo_ = 0, hi_ = 0;
+};
+
+}  // namespace
+
+Classification Classifier::run(const Checkpoint& since, std::uintptr_t stack_floor) {
+  detail::UntracedScope untraced;
+  Classification result;
+  RawArray<RawTrace> blocks;
+  const std::size_t n = collect_heap(&blocks);
+  RawArray<std::uint8_t> flags(n + 1);
+  std::size_t survivors = 0;
+  const Checkpoint::Blocks& before = *since.blocks_;
+  for (std::size_t i = 0; i < n; ++i) {
+    if (!std::binary_search(before.keys.begin(), before.keys.begin() + before.count, key_of(blocks[i]))) {
+      flags[i] = kSurvivor;
+      ++survivors;
+    }
+  }
+  if (survivors == 0) return result;
+
+  // Roots: writable mappings, minus the scan's own arrays, minus the interiors of traced blocks
+  // (reached ones are scanned by the flood), minus the calling thread's stack below its caller.
+  // Nothing here may copy block addresses into the malloc heap: it is scanned.
+  const std::uintptr_t own[2][2] = {
+      {reinterpret_cast<std::uintptr_t>(blocks.region()), reinterpret_cast<std::uintptr_t>(blocks.region()) + blocks.bytes()},
+      {reinterpret_cast<std::uintptr_t>(flags.region()), reinterpret_cast<std::uintptr_t>(flags.region()) + flags.bytes()}};
+  Scan scan(blocks, n, flags);
+  bool all_read = true;
+  auto scan_root = [&](std::uintptr_t lo, std::uintptr_t hi, const Region& region) {
+    bool ok = true;
+    // The scan's own arrays are separate mappings, but the kernel may merge them with a neighbour.
+    for (const auto& o : own) {
+      if (o[0] < hi && lo < o[1]) {
+        if (lo < o[0]) ok = scan.scan_root(lo, o[0]) && ok;
+        lo = std::max(lo, o[1]);
+      }
+    }
+    if (lo < hi) ok = scan.scan_root(lo, hi) && ok;
+    if (!ok) {
+      all_read = false;
+      result.notes.push_back("could not read all of " + region.what);
+    }
+  };
+  for (const Region& region : writable_mappings()) {
+    std::uintptr_t lo = region.lo;
+    const std::uintptr_t hi = region.hi;
+    if (lo <= stack_floor && stack_floor < hi) lo = stack_floor;
+    // The traced blocks inside [lo, hi), in address order: scan the gaps between them.
+    const RawTrace* b = std::upper_bound(blocks.begin(), blocks.begin() + n, lo,
+                                         [](std::uintptr_t v, const RawTrace& t) { return v < t.addr; });
+    if (b != blocks.begin() && (b - 1)->addr + (b - 1)->size > lo) lo = (b - 1)->addr + (b - 1)->size;
+    for (; b != blocks.begin() + n && b->addr < hi; ++b) {
+      if (b->addr > lo) scan_root(lo, std::min<std::uintptr_t>(b->addr, hi), region);
+      lo = std::max<std::uintptr_t>(lo, b->addr + b->size);
+    }
+    if (lo < hi) scan_root(lo, hi, region);
+  }
+  scan.flood();
+  scan.mark_pointed_to_by_lost();
+  if (!all_read) result.notes.push_back("some roots could not be read: every survivor is reported held");
+
+  std::unordered_map<std::uint32_t, Traceback> tracebacks;
+  for (std::size_t i = 0; i < n; ++i) {
+    if ((flags[i] & kSurvivor) == 0) continue;
+    SurvivorKind kind = SurvivorKind::kHeld;
+    if (all_read && (flags[i] & kReached) == 0) {
+      kind = (flags[i] & kFromLost) != 0 ? SurvivorKind::kIndirectLeak : SurvivorKind::kDirectLeak;
+    }
+    auto tb = tracebacks.find(blocks[i].stack_id);
+    if (tb == tracebacks.end()) tb = tracebacks.emplace(blocks[i].stack_id, detail::traceback_of(blocks[i].stack_id)).first;
+    result.survivors.push_back(Survivor{blocks[i].addr, static_cast<std::size_t>(blocks[i].size), kind, tb->second});
+    if (kind == SurvivorKind::kHeld) {
+      result.held_bytes += blocks[i].size;
+      ++result.held_blocks;
+    } else {
+      result.definite_bytes += blocks[i].size;
+      ++result.definite_blocks;
+    }
+  }
+  std::stable_sort(result.survivors.begin(), result.survivors.end(), [](const Survivor& a, const Survivor& b) {
+    if (a.kind != b.kind) return a.kind < b.kind;
+    return a.size > b.size;
+  });
+  return result;
+}
+
+// Spills the caller's registers into this frame, then scans from one frame down, so the caller's
+// pointers count and the scan's own locals do not.
+__attribute__((noinline)) Classification classify_survivors(const Checkpoint& since) {
+  __builtin_unwind_init();
+  const auto floor = reinterpret_cast<std::uintptr_t>(__builtin_frame_address(0)) - 64;
+  Classification (*volatile run)(const Checkpoint&, std::uintptr_t) = &Classifier::run;
+  return run(since, floor);
+}
+
+}  // namespace leakguard
