@@ -5,10 +5,15 @@
 #include <dlfcn.h>
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <cstdlib>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include <leakguard/leakguard.hpp>
+
+#include "watchdog.hpp"
 
 namespace {
 
@@ -108,6 +113,49 @@ TEST(Plugin, TracingGoesOnAcrossDlcloseAndReload) {
     std::free(p);
   }
   std::free(after);
+  leakguard::stop();
+}
+
+// The loader and the tracer side by side: one thread loads and unloads the plugin (the loader
+// allocates under its own lock, and the plugin's code comes and goes under the stack walker),
+// another allocates through it, another takes symbolized snapshots. Nothing deadlocks.
+TEST(Plugin, LoadingAndUnloadingWhileOthersAllocateAndSnapshot) {
+  robust::Watchdog watchdog(30);
+  leakguard::start(32);
+  std::atomic<bool> done{false};
+  std::atomic<int> loads{0};
+  std::atomic<int> snapshots{0};
+  std::thread loader([&] {
+    while (snapshots.load() == 0) std::this_thread::yield();
+    for (int i = 0; i < 100; ++i) {
+      Plugin plugin;
+      if (!plugin.ok()) continue;
+      for (int j = 0; j < 100; ++j) std::free(call_plugin(plugin, 16 + j));
+      void* s = plugin.make_string(500);
+      plugin.free_string(s);
+      loads.fetch_add(1);
+    }
+    done = true;
+  });
+  std::thread allocator([&] {
+    std::vector<void*> live;
+    while (!done.load()) {
+      for (int i = 0; i < 64; ++i) live.push_back(std::malloc(24 + i));
+      for (void* p : live) std::free(p);
+      live.clear();
+    }
+  });
+  std::thread reader([&] {
+    while (!done.load()) {
+      for (const auto& stat : leakguard::take_snapshot().statistics("traceback")) (void)stat.str();
+      snapshots.fetch_add(1);
+    }
+  });
+  loader.join();
+  allocator.join();
+  reader.join();
+  EXPECT_EQ(loads.load(), 100);
+  EXPECT_GE(snapshots.load(), 2);
   leakguard::stop();
 }
 
