@@ -23,8 +23,10 @@
 // still catches a leak that recurs.) If some root cannot be read, every survivor is
 // reported held and `notes` says why.
 //
-// Cost: recording a checkpoint copies the live blocks' addresses (no symbols); classifying does
-// that again, and when a block of the window survives, scans the roots and the reachable heap.
+// Cost: a checkpoint is one brief pause of the tracer's bookkeeping. Classifying, when nothing
+// of the window survives (the common case), is a sum over threads, whatever the size of the
+// heap; only when a block survives does it copy the live blocks' addresses and scan the roots and
+// the reachable heap.
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -37,8 +39,9 @@
 
 namespace leakguard {
 
-// The start of a window: remembers which blocks were live. Tracing must be on
-// (std::logic_error otherwise).
+// The start of a window: blocks allocated from now on carry the window's id. A later checkpoint
+// starts a new window inside this one; classifying against this one still covers both. Tracing
+// must be on (std::logic_error otherwise).
 class LEAKGUARD_API Checkpoint {
  public:
   Checkpoint();
@@ -46,10 +49,10 @@ class LEAKGUARD_API Checkpoint {
   Checkpoint(Checkpoint&&) noexcept;
   Checkpoint& operator=(Checkpoint&&) noexcept;
 
-  struct Blocks;
+  struct State;
 
  private:
-  std::unique_ptr<Blocks> blocks_;
+  std::unique_ptr<State> state_;
   friend struct Classifier;
 };
 

@@ -25,19 +25,6 @@ namespace {
 using detail::RawArray;
 using detail::RawTrace;
 
-// Identity of a block across a window, in a form that is not pointer-shaped (the checkpoint's
-// copy must not look like a reference to anything when it is scanned).
-struct BlockKey {
-  std::uint64_t addr_key;  // address >> 4
-  std::uint64_t detail;    // size, stack id
-  bool operator<(const BlockKey& o) const { return addr_key != o.addr_key ? addr_key < o.addr_key : detail < o.detail; }
-  bool operator==(const BlockKey& o) const { return addr_key == o.addr_key && detail == o.detail; }
-};
-
-BlockKey key_of(const RawTrace& t) {
-  return BlockKey{t.addr >> 4, (t.size << 24) ^ t.stack_id};
-}
-
 // The live heap blocks, sorted by address, in mmap'ed memory. Returns how many there are.
 std::size_t collect_heap(RawArray<RawTrace>* out) {
   std::size_t n = detail::tracer_collect_into(out->data(), out->size());
@@ -84,21 +71,16 @@ bool read_memory(std::uintptr_t addr, void* buffer, std::size_t n) {
 
 }  // namespace
 
-struct Checkpoint::Blocks {
-  RawArray<BlockKey> keys;  // sorted
-  std::size_t count = 0;
+struct Checkpoint::State {
+  std::uint64_t window = 0;  // the trace table's window this checkpoint began
+  std::uint64_t wraps = 0;   // how often window ids had wrapped then
 };
 
 Checkpoint::Checkpoint() {
   if (!is_tracing()) throw std::logic_error("leakguard::Checkpoint: tracing is off; start it first");
   detail::UntracedScope untraced;
-  blocks_ = std::make_unique<Blocks>();
-  RawArray<RawTrace> live;
-  const std::size_t n = collect_heap(&live);
-  blocks_->keys.resize(n + 1);
-  for (std::size_t i = 0; i < n; ++i) blocks_->keys[i] = key_of(live[i]);
-  std::sort(blocks_->keys.begin(), blocks_->keys.begin() + n);
-  blocks_->count = n;
+  state_ = std::make_unique<State>();
+  state_->window = detail::tracer_begin_window(&state_->wraps);
 }
 Checkpoint::~Checkpoint() = default;
 Checkpoint::Checkpoint(Checkpoint&&) noexcept = default;
@@ -195,13 +177,21 @@ class Scan {
 Classification Classifier::run(const Checkpoint& since, std::uintptr_t stack_floor) {
   detail::UntracedScope untraced;
   Classification result;
+  const Checkpoint::State& since_state = *since.state_;
+  if (detail::tracer_window_wraps() != since_state.wraps) {
+    // A million checkpoints later every block's window id was cleared: none can be told apart.
+    result.notes.push_back("the checkpoint is older than the last 2^20 checkpoints; nothing classified");
+    return result;
+  }
+  // Nothing of the window survives: known from the threads' counts, whatever the heap's size.
+  if (detail::tracer_window() == since_state.window && detail::tracer_window_blocks() == 0) return result;
+
   RawArray<RawTrace> blocks;
   const std::size_t n = collect_heap(&blocks);
   RawArray<std::uint8_t> flags(n + 1);
   std::size_t survivors = 0;
-  const Checkpoint::Blocks& before = *since.blocks_;
   for (std::size_t i = 0; i < n; ++i) {
-    if (!std::binary_search(before.keys.begin(), before.keys.begin() + before.count, key_of(blocks[i]))) {
+    if (blocks[i].tag >= since_state.window) {  // this window's blocks and those of later ones
       flags[i] = kSurvivor;
       ++survivors;
     }

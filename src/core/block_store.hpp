@@ -2,6 +2,10 @@
 // in a PtrTable. Most blocks die young (temporaries, loop bodies); those never touch the table,
 // so their allocation and free cost a store and a short scan instead of two hash-table updates.
 //
+// Blocks carry the id of the leak-check window they were allocated in (the key's tag), and the
+// store counts its blocks of the current window, so "did anything of this window survive?" is a
+// sum over threads, whatever the size of the heap.
+//
 // Written by one thread at a time, like PtrTable. Every nursery update writes meta before key and
 // clears key alone, so a fork child's repair() sees each entry whole or not at all.
 #pragma once
@@ -22,11 +26,15 @@ class BlockStore {
     bool lost = false;             // ... because the table could not take it: an untraced block
     std::uint64_t dropped_bytes = 0;
   };
-  // Adds a block. The nursery's oldest entry moves to the table to make room; the outcome says
-  // whether an entry stopped counting on the way: a stale record of the same address (a free the
-  // tracer never saw) that was replaced, or a block lost because the table could not grow.
-  InsertOutcome insert(std::uint64_t akey, std::uint64_t meta) noexcept {
+  static constexpr std::uint64_t kCurrentWindow = ~std::uint64_t{0};
+  // Adds a block, of the current window unless `tag` says otherwise (a block put back after a
+  // failed realloc keeps its own). The nursery's oldest entry moves to the table to make room;
+  // the outcome says whether an entry stopped counting on the way: a stale record of the same
+  // address (a free the tracer never saw) that was replaced, or a block lost because the table
+  // could not grow.
+  InsertOutcome insert(std::uint64_t akey, std::uint64_t meta, std::uint64_t tag = kCurrentWindow) noexcept {
     InsertOutcome outcome;
+    if (tag == kCurrentWindow) tag = window_;
     BlockEntry& slot = nursery_[next_];
     next_ = (next_ + 1) % kNursery;
     if (slot.key != 0) {
@@ -34,14 +42,17 @@ class BlockStore {
       const auto result = table_.insert(slot.key & kAddrMask, key_tag(slot.key), slot.meta, &replaced);
       if (result == PtrTable::InsertResult::kReplaced) {
         outcome = InsertOutcome{true, false, meta_size(replaced.meta)};
+        uncount(replaced);
       } else if (result == PtrTable::InsertResult::kNoMemory) {
         outcome = InsertOutcome{true, true, meta_size(slot.meta)};
+        uncount(slot);
       }
     } else {
       ++nursery_count_;
     }
     slot.meta = meta;
-    slot.key = make_key(akey, 0);
+    slot.key = make_key(akey, tag);
+    window_blocks_ += (tag == window_ && tag != 0) ? 1 : 0;
     return outcome;
   }
 
@@ -54,10 +65,13 @@ class BlockStore {
         *out = nursery_[i];
         nursery_[i].key = 0;
         --nursery_count_;
+        uncount(*out);
         return true;
       }
     }
-    return table_.erase(akey, out);
+    if (!table_.erase(akey, out)) return false;
+    uncount(*out);
+    return true;
   }
 
   const BlockEntry* find(std::uint64_t akey) const noexcept {
@@ -82,8 +96,23 @@ class BlockStore {
     for (BlockEntry& e : nursery_) e = BlockEntry{};
     nursery_count_ = 0;
     next_ = 0;
+    window_blocks_ = 0;
     table_.reset();
   }
+
+  // Starts a new window: new blocks carry `window`, and the count starts at zero. With the world
+  // stopped. clear_tags first when the ids wrapped, so that no old block can carry a new id.
+  void begin_window(std::uint64_t window, bool clear_tags) noexcept {
+    if (clear_tags) {
+      for (BlockEntry& e : nursery_) e.key &= kAddrMask;
+      table_.clear_tags();
+    }
+    window_ = window;
+    window_blocks_ = 0;
+  }
+  std::uint64_t window() const noexcept { return window_; }
+  // Blocks of the current window still in this store.
+  std::int64_t window_blocks() const noexcept { return window_blocks_; }
 
   // In a fork child, for a store whose owner was interrupted mid-update: rebuilds the table,
   // drops nursery entries the table also holds (an eviction caught half-way), and returns the
@@ -100,13 +129,20 @@ class BlockStore {
       ++nursery_count_;
       bytes += meta_size(e.meta);
     }
+    window_blocks_ = 0;
+    for_each([&](const BlockEntry& e) { window_blocks_ += in_window(e) ? 1 : 0; });
     return bytes;
   }
 
  private:
+  bool in_window(const BlockEntry& e) const noexcept { return window_ != 0 && key_tag(e.key) == window_; }
+  void uncount(const BlockEntry& e) noexcept { window_blocks_ -= in_window(e) ? 1 : 0; }
+
   BlockEntry nursery_[kNursery] = {};
   std::uint32_t next_ = 0;
   std::uint32_t nursery_count_ = 0;
+  std::uint64_t window_ = 0;         // id new blocks get; 0: no window
+  std::int64_t window_blocks_ = 0;   // blocks of window_ in this store
   PtrTable table_;
 };
 

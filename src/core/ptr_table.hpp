@@ -36,6 +36,12 @@ class PtrTable {
   // Rebuilds from the slots, dropping duplicate keys. Used in a fork child for tables whose owner
   // was interrupted mid-update. Returns the sum of sizes of the surviving entries.
   std::uint64_t repair() noexcept;
+  // Sets every entry's tag to 0 (the window ids wrapped around).
+  void clear_tags() noexcept {
+    for (std::size_t i = 0; i < capacity_; ++i) {
+      if (slots_[i].key != 0) slots_[i].key &= kAddrMask;
+    }
+  }
 
   template <class Fn>
   void for_each(Fn&& fn) const {

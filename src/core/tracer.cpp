@@ -109,7 +109,9 @@ void update_peak(ThreadCache* self, std::uint32_t stack_id) {
 }
 
 // `meta` is make_meta(size, stack id), computed by the caller before the update begins.
-void insert_owned(ThreadCache* tc, std::uintptr_t addr, std::uint64_t size, std::uint64_t meta) {
+// `tag` is the block's window: the current one for a new block, its own for one put back.
+void insert_owned(ThreadCache* tc, std::uintptr_t addr, std::uint64_t size, std::uint64_t meta,
+                  std::uint64_t tag = BlockStore::kCurrentWindow) {
   const std::uint64_t akey = addr_key(addr);
   while (!owner_enter(tc)) {
   }
@@ -117,7 +119,7 @@ void insert_owned(ThreadCache* tc, std::uintptr_t addr, std::uint64_t size, std:
     owner_exit(tc);
     return;
   }
-  const BlockStore::InsertOutcome outcome = tc->table.insert(akey, meta);
+  const BlockStore::InsertOutcome outcome = tc->table.insert(akey, meta, tag);
   const std::int64_t now = tc->bytes.load(std::memory_order_relaxed) + static_cast<std::int64_t>(size) -
                            static_cast<std::int64_t>(outcome.dropped_bytes);
   tc->bytes.store(now, std::memory_order_relaxed);
@@ -128,12 +130,13 @@ void insert_owned(ThreadCache* tc, std::uintptr_t addr, std::uint64_t size, std:
 
 // For threads without a cache (exiting, or none could be made) and blocks the 16-byte entry
 // cannot hold. Both go through a lock; neither is on the common path.
-void insert_elsewhere(std::uintptr_t addr, std::uint64_t size, std::uint32_t stack_id) {
+void insert_elsewhere(std::uintptr_t addr, std::uint64_t size, std::uint32_t stack_id,
+                      std::uint64_t tag = BlockStore::kCurrentWindow) {
   if (addr_encodable(addr) && size <= kMaxInlineSize) {
     ThreadCache& sc = shared_cache();
     SpinGuard guard(shared_lock());
     if (!tracing_enabled()) return;
-    const BlockStore::InsertOutcome outcome = sc.table.insert(addr_key(addr), make_meta(size, stack_id));
+    const BlockStore::InsertOutcome outcome = sc.table.insert(addr_key(addr), make_meta(size, stack_id), tag);
     if (outcome.lost) count_lost(outcome.dropped_bytes);
     if (!outcome.dropped) g_shared_blocks.fetch_add(1, std::memory_order_relaxed);
     sc.bytes.fetch_add(static_cast<std::int64_t>(size) - static_cast<std::int64_t>(outcome.dropped_bytes),
@@ -405,9 +408,9 @@ void restore_after_failed_realloc(void* old, const ForgottenBlock& block) noexce
   const auto addr = reinterpret_cast<std::uintptr_t>(old);
   ThreadCache* tc = t_state.cache;
   if (tc != nullptr && addr_encodable(addr) && block.size <= kMaxInlineSize) {
-    insert_owned(tc, addr, block.size, make_meta(block.size, block.stack_id));
+    insert_owned(tc, addr, block.size, make_meta(block.size, block.stack_id), block.tag);
   } else {
-    insert_elsewhere(addr, block.size, block.stack_id);
+    insert_elsewhere(addr, block.size, block.stack_id, block.tag);
   }
 }
 
@@ -524,6 +527,30 @@ std::size_t tracer_collect_into(RawTrace* out, std::size_t capacity) noexcept {
   for_each_trace_locked(world, [&](const RawTrace& t) { out[n++] = t; });
   return n;
 }
+
+std::uint64_t tracer_begin_window(std::uint64_t* wraps) noexcept {
+  StoppedWorld world;
+  std::uint64_t id = g_window.load(std::memory_order_relaxed) + 1;
+  const bool wrapped = id > kTagMask;
+  if (wrapped) {
+    id = 1;
+    g_window_wraps.fetch_add(1, std::memory_order_relaxed);
+  }
+  world.for_each_cache([&](ThreadCache& tc) { tc.table.begin_window(id, wrapped); });
+  g_window.store(id, std::memory_order_relaxed);
+  *wraps = g_window_wraps.load(std::memory_order_relaxed);
+  return id;
+}
+
+std::int64_t tracer_window_blocks() noexcept {
+  StoppedWorld world;
+  std::int64_t blocks = 0;
+  world.for_each_cache([&](ThreadCache& tc) { blocks += tc.table.window_blocks(); });
+  return blocks;
+}
+
+std::uint64_t tracer_window() noexcept { return g_window.load(std::memory_order_relaxed); }
+std::uint64_t tracer_window_wraps() noexcept { return g_window_wraps.load(std::memory_order_relaxed); }
 
 void watch_total(std::uint64_t threshold) noexcept {
   UntracedScope untraced;

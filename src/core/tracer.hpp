@@ -83,6 +83,15 @@ std::size_t tracer_collect_into(RawTrace* out, std::size_t capacity) noexcept;
 // The trace of the block containing addr (exact start first, then any block spanning it).
 bool tracer_find_block(std::uintptr_t addr, RawTrace* out) noexcept;
 
+// Leak-check windows. Blocks carry the id of the window they were allocated in; a new window gets
+// the next id (1..2^20-1, wrapping around with every older block's id cleared, counted in
+// *wraps), and the tables count each window's live blocks as they go.
+std::uint64_t tracer_begin_window(std::uint64_t* wraps) noexcept;
+std::uint64_t tracer_window() noexcept;
+std::uint64_t tracer_window_wraps() noexcept;
+// Blocks of the current window still live: a sum over threads, whatever the heap's size.
+std::int64_t tracer_window_blocks() noexcept;
+
 // A watch on the traced total: the first allocation that takes it above `threshold` records,
 // with the world stopped, every block live at that moment and its own stack. One watch at a
 // time; arming again starts over. Costs nothing on the fast path: each thread's peak limit is

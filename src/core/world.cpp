@@ -20,6 +20,8 @@ namespace leakguard::detail {
 __thread ThreadState t_state __attribute__((tls_model("initial-exec"))) = {};
 
 std::atomic<std::uint32_t> g_stop{0};
+std::atomic<std::uint64_t> g_window{0};
+std::atomic<std::uint64_t> g_window_wraps{0};
 std::atomic<bool> g_owner_fence{true};
 
 namespace {
@@ -167,6 +169,7 @@ ThreadCache* acquire_thread_cache() noexcept {
       void* mem = raw_alloc(sizeof(ThreadCache));
       if (mem != nullptr) {
         tc = new (mem) ThreadCache;
+        tc->table.begin_window(g_window.load(std::memory_order_relaxed), false);
         tc->index = n;
         g_caches[n] = tc;
         g_cache_count.store(n + 1, std::memory_order_release);

@@ -20,6 +20,10 @@
 namespace leakguard::detail {
 
 extern std::atomic<std::uint32_t> g_stop;
+// The current leak-check window (tracer_begin_window) and how often its ids wrapped; a cache made
+// after a window began starts counting in it.
+extern std::atomic<std::uint64_t> g_window;
+extern std::atomic<std::uint64_t> g_window_wraps;
 extern std::atomic<bool> g_owner_fence;
 
 // Sleeps until the current world stop ends. Keeps errno, like everything the interposers call.

@@ -2,6 +2,7 @@
 // points to indirect), everything still reachable is held, wherever the reference lives.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <condition_variable>
 #include <cstdlib>
 #include <cstring>
@@ -167,6 +168,57 @@ TEST_F(Classify, APointerOnlyOnAnotherThreadsStackOrInItsThreadLocalIsHeld) {
   }
   cv.notify_all();
   holder.join();
+}
+
+TEST_F(Classify, WindowsNestAndFollowBlocksAcrossThreadsAndRealloc) {
+  void* before = std::malloc(64);  // from before both windows
+  keep(before);
+  leakguard::Checkpoint outer;
+  void* in_outer = std::malloc(70);
+  keep(in_outer);
+  leakguard::Checkpoint inner;
+  void* in_inner = std::malloc(80);
+  keep(in_inner);
+  void* grown = std::realloc(before, 4096);  // a new block, allocated in the inner window
+  keep(grown);
+  void* theirs = nullptr;
+  std::thread([&] { theirs = std::malloc(90); }).join();
+  keep(theirs);
+  // Which of this test's blocks (told apart by their sizes) a classification lists; thread start-up
+  // and gtest allocate too.
+  auto mine = [&](const leakguard::Classification& c) {
+    std::vector<std::size_t> v;
+    for (const auto& s : c.survivors) {
+      if (s.size == 64 || s.size == 70 || s.size == 80 || s.size == 90 || s.size == 4096) v.push_back(s.size);
+    }
+    std::sort(v.begin(), v.end());
+    return v;
+  };
+  EXPECT_EQ(mine(leakguard::classify_survivors(inner)), (std::vector<std::size_t>{80, 90, 4096}));
+  EXPECT_EQ(mine(leakguard::classify_survivors(outer)), (std::vector<std::size_t>{70, 80, 90, 4096}));
+  // Frees from any thread take blocks out of their window's count.
+  std::thread([&] { std::free(theirs); }).join();
+  std::free(in_inner);
+  std::free(grown);
+  EXPECT_EQ(mine(leakguard::classify_survivors(inner)), std::vector<std::size_t>{});
+  EXPECT_EQ(mine(leakguard::classify_survivors(outer)), std::vector<std::size_t>{70});
+  std::free(in_outer);
+  EXPECT_EQ(mine(leakguard::classify_survivors(outer)), std::vector<std::size_t>{});
+}
+
+TEST_F(Classify, WithNothingLeftTheWindowIsEmptyWhateverTheHeap) {
+  std::vector<void*> heap(200000);
+  for (auto& p : heap) p = std::malloc(24);  // a big live heap from before the window
+  leakguard::Checkpoint start;
+  for (int i = 0; i < 1000; ++i) {
+    void* p = std::malloc(100);
+    keep(p);
+    std::free(p);
+  }
+  const auto c = leakguard::classify_survivors(start);
+  EXPECT_TRUE(c.survivors.empty());
+  EXPECT_TRUE(c.notes.empty());
+  for (void* p : heap) std::free(p);
 }
 
 TEST(ClassifyApi, NeedsTracing) {

@@ -158,6 +158,33 @@ TEST(BlockStore, RepairDropsNurseryEntriesTheTableAlsoHolds) {
   EXPECT_EQ(store.size(), 12u);
 }
 
+TEST(BlockStore, CountsTheBlocksOfTheCurrentWindow) {
+  BlockStore store;
+  store.insert(1, make_meta(10, 1));  // before any window
+  store.begin_window(5, false);
+  for (std::uint64_t k = 10; k < 30; ++k) store.insert(k, make_meta(10, 1));  // some reach the table
+  EXPECT_EQ(store.window_blocks(), 20);
+  store.insert(40, make_meta(10, 1), 3);  // put back with its own, older window
+  EXPECT_EQ(store.window_blocks(), 20);
+  BlockEntry out{};
+  ASSERT_TRUE(store.erase(10, &out));  // one that went to the table
+  EXPECT_EQ(key_tag(out.key), 5u);
+  ASSERT_TRUE(store.erase(29, &out));  // one still in the nursery
+  ASSERT_TRUE(store.erase(1, &out));   // not of the window
+  EXPECT_EQ(key_tag(out.key), 0u);
+  EXPECT_EQ(store.window_blocks(), 18);
+  EXPECT_EQ(store.repair(), 19u * 10u);  // recounted from the entries
+  EXPECT_EQ(store.window_blocks(), 18);
+  store.begin_window(6, false);
+  EXPECT_EQ(store.window_blocks(), 0);
+  store.insert(50, make_meta(1, 1));
+  EXPECT_EQ(store.window_blocks(), 1);
+  store.begin_window(1, /*clear_tags=*/true);  // the ids wrapped: no old block may look new
+  std::size_t tagged = 0;
+  store.for_each([&](const BlockEntry& e) { tagged += key_tag(e.key) != 0; });
+  EXPECT_EQ(tagged, 0u);
+}
+
 TEST(BlockEntry, AddressEncodingRoundTrips) {
   const std::uintptr_t p = 0x7ffd12345670;
   ASSERT_TRUE(addr_encodable(p));
