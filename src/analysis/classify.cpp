@@ -127,41 +127,97 @@ class Scan {
   bool scan_root(std::uintptr_t lo, std::uintptr_t hi) { return scan(lo, hi, kReached, n_, true); }
 
   void flood() {
+    std::uint32_t batch[kBatch];
     while (top_ > 0) {
-      const std::size_t b = worklist_[--top_];
-      scan(blocks_[b].addr, blocks_[b].addr + blocks_[b].size, kReached, b, true);
+      std::size_t n = 0;
+      while (top_ > 0 && n < kBatch) batch[n++] = worklist_[--top_];
+      scan_blocks(batch, n, kReached, true);
     }
   }
 
   // Flags survivors that an unreached block points to.
   void mark_pointed_to_by_lost() {
+    std::uint32_t batch[kBatch];
+    std::size_t n = 0;
     for (std::size_t b = 0; b < n_; ++b) {
-      if ((flags_[b] & kReached) == 0) scan(blocks_[b].addr, blocks_[b].addr + blocks_[b].size, kFromLost, b, false);
+      if ((flags_[b] & kReached) != 0) continue;
+      batch[n++] = static_cast<std::uint32_t>(b);
+      if (n == kBatch) {
+        scan_blocks(batch, n, kFromLost, false);
+        n = 0;
+      }
     }
+    scan_blocks(batch, n, kFromLost, false);
   }
 
  private:
+  static constexpr std::size_t kBatch = 1024;      // iovecs per process_vm_readv (IOV_MAX)
+  static constexpr std::size_t kBufferWords = 8192;
+
+  // Each read is a system call, so small blocks are read many at a time.
+  void scan_blocks(const std::uint32_t* ids, std::size_t count, std::uint8_t flag, bool push) {
+    std::uintptr_t buffer[kBufferWords];
+    iovec local[kBatch], remote[kBatch];
+    std::size_t words[kBatch];
+    std::size_t i = 0;
+    while (i < count) {
+      std::size_t n = 0, used = 0;
+      for (; i < count && n < kBatch; ++i) {
+        const RawTrace& b = blocks_[ids[i]];
+        const std::size_t w = b.size / sizeof(void*);
+        if (w > kBufferWords / 4) {  // a big block reads alone
+          scan(b.addr, b.addr + b.size, flag, ids[i], push);
+          continue;
+        }
+        if (used + w > kBufferWords) break;
+        local[n] = iovec{buffer + used, w * sizeof(void*)};
+        remote[n] = iovec{reinterpret_cast<void*>(b.addr), w * sizeof(void*)};
+        words[n] = w;
+        used += w;
+        ++n;
+      }
+      if (n == 0) continue;
+      const ssize_t got = process_vm_readv(getpid(), local, n, remote, n, 0);
+      std::size_t at = 0;
+      for (std::size_t k = 0; k < n; ++k) {
+        const std::size_t self = ids[i - n + k];
+        if (got == static_cast<ssize_t>(used * sizeof(void*))) {
+          consider(buffer + at, words[k], flag, self, push);
+        } else {  // one of them went away meanwhile: read them one by one
+          const RawTrace& b = blocks_[self];
+          scan(b.addr, b.addr + b.size, flag, self, push);
+        }
+        at += words[k];
+      }
+    }
+  }
+
   bool scan(std::uintptr_t lo, std::uintptr_t hi, std::uint8_t flag, std::size_t self, bool push) {
     lo = (lo + sizeof(void*) - 1) & ~(sizeof(void*) - 1);
-    std::uintptr_t buffer[8192];
+    std::uintptr_t buffer[kBufferWords];
     bool ok = true;
     while (lo + sizeof(void*) <= hi) {
-      const std::size_t words = std::min<std::size_t>(8192, (hi - lo) / sizeof(void*));
-      if (!read_memory(lo, buffer, words * sizeof(void*))) {
+      const std::size_t words = std::min<std::size_t>(kBufferWords, (hi - lo) / sizeof(void*));
+      if (read_memory(lo, buffer, words * sizeof(void*))) {
+        consider(buffer, words, flag, self, push);
+      } else {
         ok = false;
-        lo += words * sizeof(void*);
-        continue;
-      }
-      for (std::size_t i = 0; i < words; ++i) {
-        const std::size_t b = block_at(buffer[i]);
-        if (b == n_ || b == self || (flags_[b] & flag) != 0) continue;
-        if (flag == kFromLost && (flags_[b] & kSurvivor) == 0) continue;
-        flags_[b] |= flag;
-        if (push) worklist_[top_++] = static_cast<std::uint32_t>(b);
       }
       lo += words * sizeof(void*);
     }
     return ok;
+  }
+
+  // The words of one range: every block one points into gets `flag` (and, when pushing, a turn
+  // in the flood).
+  void consider(const std::uintptr_t* words, std::size_t count, std::uint8_t flag, std::size_t self, bool push) {
+    for (std::size_t i = 0; i < count; ++i) {
+      const std::size_t b = block_at(words[i]);
+      if (b == n_ || b == self || (flags_[b] & flag) != 0) continue;
+      if (flag == kFromLost && (flags_[b] & kSurvivor) == 0) continue;
+      flags_[b] |= flag;
+      if (push) worklist_[top_++] = static_cast<std::uint32_t>(b);
+    }
   }
 
   const RawArray<RawTrace>& blocks_;
