@@ -13,7 +13,8 @@ out=bench/results
 scripts/install-deps.sh >&2
 cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DLEAKGUARD_BUILD_TESTS=OFF \
   -DLEAKGUARD_BUILD_EXAMPLES=OFF >/dev/null
-cmake --build "$build" -j2 --target bench_micro_plain bench_micro_traced bench_snapshot bench_capture >/dev/null
+cmake --build "$build" -j2 --target bench_micro_plain bench_micro_traced bench_snapshot bench_capture \
+  bench_classify >/dev/null
 
 mkdir -p "$out"
 rm -f "$out"/micro_*.json
@@ -29,6 +30,8 @@ echo "bench: stack capture methods" >&2
   --benchmark_out_format=json >/dev/null
 echo "bench: snapshot of 1M live blocks" >&2
 "$build/bench/bench_snapshot" >"$out/snapshot.json"
+echo "bench: leak check against heap size" >&2
+"$build/bench/bench_classify" >"$out/classify.jsonl"
 
 { grep -m1 "model name" /proc/cpuinfo | sed 's/.*: /cpu: /'; echo "nproc: $(nproc)"; date -u +"date: %F %R UTC"; } >"$out/machine.txt"
 # Debian's python3 (the one python3-matplotlib installs into), not a pyenv one.

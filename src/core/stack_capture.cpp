@@ -76,14 +76,14 @@ struct LocalRules {
 };
 __thread LocalRules t_rules __attribute__((tls_model("initial-exec")));
 
-LG_ALWAYS_INLINE FrameRule rule_for(std::uintptr_t pc) {
+LG_ALWAYS_INLINE std::uint64_t rule_bits(std::uintptr_t pc) {
   const std::size_t i = static_cast<std::size_t>((pc * 0x9E3779B97F4A7C15ull) >> 56);
   LocalRules& local = t_rules;
-  if (LG_LIKELY(local.pc[i] == pc)) return FrameRule::unpack(local.bits[i]);
+  if (LG_LIKELY(local.pc[i] == pc)) return local.bits[i];
   const std::uint64_t bits = shared_rule(pc);
   local.pc[i] = pc;
   local.bits[i] = bits;
-  return FrameRule::unpack(bits);
+  return bits;
 }
 
 LG_ALWAYS_INLINE std::uintptr_t load(std::uintptr_t addr) {
@@ -159,6 +159,6 @@ StackBounds current_thread_stack_bounds() noexcept {
   return b;
 }
 
-FrameRule frame_rule(std::uintptr_t pc) noexcept { return rule_for(pc); }
+std::uint64_t frame_rule_bits(std::uintptr_t pc) noexcept { return rule_bits(pc); }
 
 }  // namespace leakguard::detail

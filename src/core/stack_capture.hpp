@@ -37,9 +37,11 @@ std::uint32_t capture_stack(std::uintptr_t entry_fp, const StackBounds& bounds, 
 // for threads, __libc_stack_end for the initial thread). {0,0} when unknown.
 StackBounds current_thread_stack_bounds() noexcept;
 
-// How to step the frame that returns to pc (cached per thread and process-wide; computed from the
-// module's CFI on first sight). Out of line: only frames outside the executable need it.
-FrameRule frame_rule(std::uintptr_t pc) noexcept;
+// How to step the frame that returns to pc, packed (FrameRule::pack): cached per thread and
+// process-wide, computed from the module's CFI on first sight. Out of line, as only frames outside
+// the executable need it; it returns the packed word because a struct handed back through memory
+// was reloaded in halves and stalled store forwarding (80% of the time of a CFI step).
+std::uint64_t frame_rule_bits(std::uintptr_t pc) noexcept;
 
 LG_ALWAYS_INLINE std::uintptr_t stack_word(std::uintptr_t addr) noexcept {
   return *reinterpret_cast<const std::uintptr_t*>(addr);
@@ -87,7 +89,7 @@ LG_ALWAYS_INLINE std::uint32_t capture_stack(std::uintptr_t entry_fp, const Stac
     }
     // Any other frame: by its cached rule.
     std::uintptr_t next_pc, next_sp, next_fp;
-    const FrameRule rule = frame_rule(pc);
+    const FrameRule rule = FrameRule::unpack(frame_rule_bits(pc));
     if (rule.kind != FrameRule::kCfa) {
       if (fp < sp || fp > hi - 2 * sizeof(void*) || (fp & 15) != 0) break;
       next_pc = stack_word(fp + sizeof(void*));
