@@ -1,30 +1,18 @@
 // LEAKGUARD_START and LEAKGUARD_UNWIND: good values take effect before main, bad values are named
 // on stderr and the program runs on untouched.
 #include <gtest/gtest.h>
-#include <sys/wait.h>
 
-#include <array>
-#include <cstdio>
 #include <string>
+
+#include "run_command.hpp"
 
 namespace {
 
-struct ProbeRun {
-  std::string output;  // stdout and stderr
-  int exit_code = -1;
-};
+using ProbeRun = lgtest::CommandRun;
 
 // redirect: which streams reach the pipe (stdout and stderr by default).
 ProbeRun run_probe(const std::string& env, const std::string& redirect = "2>&1") {
-  const std::string cmd = env + " " + LEAKGUARD_ENV_PROBE + " " + redirect;
-  ProbeRun run;
-  FILE* pipe = popen(cmd.c_str(), "r");
-  if (pipe == nullptr) return run;
-  std::array<char, 256> buf{};
-  while (fgets(buf.data(), buf.size(), pipe) != nullptr) run.output += buf.data();
-  const int status = pclose(pipe);
-  run.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return run;
+  return lgtest::run_command(env + " " + LEAKGUARD_ENV_PROBE + " " + redirect);
 }
 
 TEST(Environment, StartWithAFrameCountTracesFromBeforeMain) {

@@ -2,32 +2,17 @@
 // allocate, free and call the API with tracing stopped before exit, still on, and while other
 // threads go on allocating. The probe must print every step and exit 0.
 #include <gtest/gtest.h>
-#include <sys/wait.h>
 
-#include <array>
-#include <cstdio>
 #include <string>
+
+#include "run_command.hpp"
 
 namespace {
 
-struct ProbeRun {
-  std::string output;  // stdout and stderr
-  int exit_code = -1;
-  int signal = 0;
-};
+using ProbeRun = lgtest::CommandRun;
 
 ProbeRun run_probe(const std::string& mode) {
-  const std::string cmd = std::string("env -u LEAKGUARD_START ") + LEAKGUARD_EXIT_PROBE + " " + mode + " 2>&1";
-  ProbeRun run;
-  FILE* pipe = popen(cmd.c_str(), "r");
-  if (pipe == nullptr) return run;
-  std::array<char, 256> buf{};
-  while (fgets(buf.data(), buf.size(), pipe) != nullptr) run.output += buf.data();
-  const int status = pclose(pipe);
-  if (WIFEXITED(status)) run.exit_code = WEXITSTATUS(status);
-  // popen's shell reports a signal-killed child as 128 + signal.
-  if (run.exit_code > 128) run.signal = run.exit_code - 128;
-  return run;
+  return lgtest::run_command(std::string("env -u LEAKGUARD_START ") + LEAKGUARD_EXIT_PROBE + " " + mode + " 2>&1");
 }
 
 TEST(Exit, StaticDestructorsAndAtexitHandlersAfterStop) {
