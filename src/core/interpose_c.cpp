@@ -24,6 +24,19 @@ LG_ALWAYS_INLINE void* traced_realloc(void* old, std::size_t size, std::uintptr_
   if (old == nullptr) return traced(__libc_realloc(nullptr, size), size, fp);
   const auto forgotten = leakguard::detail::forget_for_realloc(old);
   if (LG_UNLIKELY(forgotten.muted)) return leakguard::detail::realloc_while_muted(old, size);
+  if (LG_UNLIKELY(forgotten.foreign)) {  // another thread's block: move it rather than stop the world
+    if (size == 0) {  // as glibc: the block is freed and null returned
+      release(old);
+      return nullptr;
+    }
+    void* p = __libc_malloc(size);
+    if (p == nullptr) return nullptr;  // errno is ENOMEM; the old block is untouched and still traced
+    const std::size_t usable = malloc_usable_size(old);
+    std::memcpy(p, old, usable < size ? usable : size);
+    record_alloc(p, size, fp);
+    release(old);
+    return p;
+  }
   void* p = __libc_realloc(old, size);
   if (p != nullptr) {
     record_alloc(p, size, fp);

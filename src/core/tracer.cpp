@@ -370,8 +370,11 @@ ForgottenBlock forget_for_realloc(void* old) noexcept {
     const bool alone = only_cache(tc);
     owner_exit(tc);
     if (alone) return result;
+    result.foreign = true;
+    return result;
   }
-  // realloc may keep the address, so the old record must be gone before it returns: no batching.
+  // No table of our own, or an address the tables cannot hold: realloc may keep the address, so
+  // the old record must be gone before it returns.
   forget_synchronously(addr, &result);
   return result;
 }

@@ -35,6 +35,10 @@ struct ForgottenBlock {
   // The thread is inside the tracer (a signal handler interrupted it): nothing was looked up, and
   // the caller must use realloc_while_muted() instead of glibc's realloc.
   bool muted = false;
+  // The block is not in the calling thread's table and other tables exist: finding it would stop
+  // every thread. The caller moves it instead (malloc, copy, free), which realloc may always do,
+  // and its free takes the batched cross-thread path.
+  bool foreign = false;
 };
 ForgottenBlock forget_for_realloc(void* old) noexcept;
 void restore_after_failed_realloc(void* old, const ForgottenBlock& block) noexcept;
