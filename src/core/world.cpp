@@ -61,7 +61,10 @@ void heavy_barrier() {
 
 void release_on_thread_exit(void* arg);
 
+// The prepare handler takes every tracer lock, the initialisation lock first: a fork waits for an
+// initialisation under way to finish instead of copying it half done.
 void fork_prepare() {
+  g_init_lock.lock();
   g_world_lock.lock();
   g_registry_lock.lock();
   g_shared_lock.lock();
@@ -75,6 +78,7 @@ void fork_parent() {
   g_shared_lock.unlock();
   g_registry_lock.unlock();
   g_world_lock.unlock();
+  g_init_lock.unlock();
 }
 
 // Only the forking thread survives. Caches of the others lose their owners; one interrupted in
@@ -85,6 +89,7 @@ void fork_child() {
   g_shared_lock.reset();
   g_registry_lock.reset();
   g_world_lock.reset();
+  g_init_lock.reset();
   g_stop.store(0, std::memory_order_relaxed);
   ThreadCache* self = t_state.cache;
   std::uint32_t owned = 0;
@@ -121,17 +126,28 @@ void wait_while_stopped() noexcept {
   errno = saved_errno;
 }
 
+namespace {
+// Registered before initialisation takes its lock, so that no fork can ever copy that lock held.
+// pthread_once is fork-safe in glibc (a child re-runs a routine a fork interrupted).
+pthread_once_t g_fork_handlers_once = PTHREAD_ONCE_INIT;
+void register_fork_handlers() {
+  ++t_state.mute;  // pthread_atfork allocates
+  // Registered early so that, as prepare handlers run in reverse order, ours runs after those of
+  // libraries loaded later, which may allocate.
+  pthread_atfork(fork_prepare, fork_parent, fork_child);
+  --t_state.mute;
+}
+}  // namespace
+
 void world_init() noexcept {
   if (g_initialised.load(std::memory_order_acquire)) return;
+  pthread_once(&g_fork_handlers_once, register_fork_handlers);
   SpinGuard guard(g_init_lock);
   if (g_initialised.load(std::memory_order_relaxed)) return;
   ++t_state.mute;
   g_shared = new (g_shared_storage) ThreadCache;
   g_shared->state.store(ThreadCache::kShared, std::memory_order_relaxed);
   pthread_key_create(&g_exit_key, release_on_thread_exit);
-  // Registered early so that, as prepare handlers run in reverse order, ours runs after those of
-  // libraries loaded later, which may allocate.
-  pthread_atfork(fork_prepare, fork_parent, fork_child);
   const long supported = syscall(SYS_membarrier, MEMBARRIER_CMD_QUERY, 0, 0);
   if (supported > 0 && (supported & MEMBARRIER_CMD_PRIVATE_EXPEDITED) != 0 &&
       syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) == 0) {
