@@ -100,7 +100,6 @@ void set_unwind_mode(UnwindMode mode) noexcept {
   refresh_modules();
 }
 
-UnwindMode unwind_mode() noexcept { return g_mode.load(std::memory_order_relaxed); }
 
 void refresh_modules() noexcept {
   Collector counter{nullptr, 0, true, 0};

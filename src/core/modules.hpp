@@ -19,7 +19,6 @@ struct Module {
 // inside the executable, at roughly twice the cost per frame.
 enum class UnwindMode { kFramePointers, kCfi };
 void set_unwind_mode(UnwindMode mode) noexcept;
-UnwindMode unwind_mode() noexcept;
 
 // Rebuilds the module list (reads dl_iterate_phdr). Never call it with a tracer lock held or with
 // the world stopped: a stopped thread may hold the loader's lock.

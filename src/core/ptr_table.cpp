@@ -32,9 +32,6 @@ bool PtrTable::grow() noexcept {
 
 
 
-BlockEntry* PtrTable::find_mutable(std::uint64_t akey) noexcept {
-  return const_cast<BlockEntry*>(static_cast<const PtrTable*>(this)->find(akey));
-}
 
 
 void PtrTable::reset() noexcept {

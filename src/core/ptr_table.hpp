@@ -26,7 +26,6 @@ class PtrTable {
   // Removes akey, returning its entry. False when absent.
   bool erase(std::uint64_t akey, BlockEntry* out) noexcept;
   const BlockEntry* find(std::uint64_t akey) const noexcept;
-  BlockEntry* find_mutable(std::uint64_t akey) noexcept;
 
   std::size_t size() const noexcept { return count_; }
   std::size_t capacity() const noexcept { return capacity_; }

@@ -3,6 +3,7 @@
 
 #include <cstdlib>
 
+#include "symbolize/symbolizer.hpp"
 #include "test_support.hpp"
 
 namespace {
@@ -68,6 +69,19 @@ TEST(ObjectTraceback, FormatListsFramesOldestFirstOrMostRecentFirst) {
   const auto oldest_two = tb->format(-1);
   ASSERT_FALSE(oldest_two.empty());
   EXPECT_NE(oldest_two[0], recent_first[0]);
+  std::free(p);
+}
+
+TEST(Symbolization, EachAddressIsResolvedOnceAndCached) {
+  lgtest::Tracing tracing;
+  auto* p = static_cast<char*>(std::malloc(8));
+  keep(p);
+  (void)leakguard::take_snapshot();  // resolves every stack's addresses
+  const std::size_t resolved = leakguard::detail::symbolizer_cache_size();
+  EXPECT_GT(resolved, 0u);
+  (void)leakguard::take_snapshot().statistics("traceback");
+  (void)leakguard::get_object_traceback(p);
+  EXPECT_EQ(leakguard::detail::symbolizer_cache_size(), resolved) << "the same addresses again: all from the cache";
   std::free(p);
 }
 
