@@ -31,10 +31,15 @@ struct Report {
   std::vector<ReportSite> sites;       // largest growth first
 };
 
+struct Classification;
+
 // The sites whose memory grew from `before` to `after`, largest growth first; totals are over all
 // of them. A site is one path through code that is not system code (attribution.hpp): stacks
 // that differ only inside the runtime are merged and shown with the largest one.
 LEAKGUARD_API Report growth_report(const Snapshot& before, const Snapshot& after, std::string what);
+// The definite leaks (direct and indirect) of a classification (classify.hpp), gathered into
+// sites the same way; held blocks are left out.
+LEAKGUARD_API Report leak_report(const Classification& classification, std::string what);
 
 struct TextOptions {
   std::size_t max_sites = 10;   // further sites are summed in one line

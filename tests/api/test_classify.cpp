@@ -79,6 +79,7 @@ TEST_F(Classify, APointerOverwrittenIsADirectLeakWithItsTraceback) {
 }
 
 std::uintptr_t g_vector_obj = 0, g_vector_buf = 0;
+int g_vector_line = 0;
 
 TEST_F(Classify, ALeakedContainerIsDirectAndItsBufferIndirect) {
   leakguard::Checkpoint start;
@@ -86,7 +87,7 @@ TEST_F(Classify, ALeakedContainerIsDirectAndItsBufferIndirect) {
     // ctest runs each test in a process of its own: run in one process after other tests, the
     // buffer can land where a freed block of theirs was, and stale data left in freed memory
     // (which the scan counts, erring toward held) can name it.
-    auto* v = new std::vector<int>(1000);
+    auto* v = new std::vector<int>(1000); g_vector_line = __LINE__;
     g_vector_obj = reinterpret_cast<std::uintptr_t>(v) ^ 0x5555;
     g_vector_buf = reinterpret_cast<std::uintptr_t>(v->data()) ^ 0x5555;
   });
@@ -96,6 +97,13 @@ TEST_F(Classify, ALeakedContainerIsDirectAndItsBufferIndirect) {
   EXPECT_EQ(kind_of(c, g_vector_obj ^ 0x5555), SurvivorKind::kDirectLeak);
   EXPECT_EQ(kind_of(c, g_vector_buf ^ 0x5555), SurvivorKind::kIndirectLeak);
   EXPECT_EQ(c.survivors[0].kind, SurvivorKind::kDirectLeak) << "direct leaks are listed first";
+  // As a report: one site, the line that made both blocks (the buffer's stack differs from the
+  // object's only inside std::vector).
+  const leakguard::Report report = leakguard::leak_report(c, "leak");
+  ASSERT_EQ(report.sites.size(), 1u) << leakguard::format_text(report);
+  EXPECT_EQ(report.total_bytes, static_cast<std::int64_t>(sizeof(std::vector<int>) + 1000 * sizeof(int)));
+  EXPECT_EQ(report.total_blocks, 2);
+  EXPECT_EQ(report.sites[0].traceback.attribution_frame().lineno, g_vector_line);
   delete reinterpret_cast<std::vector<int>*>(g_vector_obj ^ 0x5555);
 }
 
