@@ -1,0 +1,63 @@
+// The GoogleTest plugin on a real test binary (sample_tests): a leaking test fails at the
+// allocating line with the report, clean tests pass, caches and gtest's own records do not count.
+#include <gtest/gtest.h>
+
+#include <unistd.h>
+
+#include <cstdio>
+#include <string>
+
+#include "../robustness/run_command.hpp"
+
+namespace {
+
+lgtest::CommandRun run_sample(const std::string& filter, const std::string& extra = "") {
+  return lgtest::run_command(std::string("env -u LEAKGUARD_START ") + LEAKGUARD_SAMPLE_TESTS +
+                             " --gtest_filter=" + filter + " " + extra + " 2>&1");
+}
+
+bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
+
+TEST(GtestPlugin, ALeakingTestFailsAtTheAllocatingLine) {
+  const auto run = run_sample("Sample.LeaksABuffer");
+  EXPECT_EQ(run.exit_code, 1) << run.output;
+  const auto at = run.output.find("leak line ");
+  ASSERT_NE(at, std::string::npos) << run.output;
+  const std::string line = run.output.substr(at + 10, run.output.find('\n', at) - at - 10);
+  EXPECT_TRUE(contains(run.output, "sample_tests.cpp:" + line + ": Failure\n")) << run.output;
+  EXPECT_TRUE(contains(run.output, "leakguard: leak: +4.0 KiB in +1 block\n")) << run.output;
+  EXPECT_TRUE(contains(run.output, "char* buffer = new char[4096]; g_leak_line = __LINE__;")) << run.output;
+  EXPECT_TRUE(contains(run.output, "at (anonymous namespace)::lose_a_buffer()")) << run.output;
+  EXPECT_TRUE(contains(run.output, "[  FAILED  ] Sample.LeaksABuffer")) << run.output;
+}
+
+TEST(GtestPlugin, CleanTestsCachesAndGtestsOwnRecordsPass) {
+  const auto run = run_sample("Sample.CleansUp:Sample.FillsACache");
+  EXPECT_EQ(run.exit_code, 0) << run.output;
+  EXPECT_TRUE(contains(run.output, "[  PASSED  ] 2 tests.")) << run.output;
+  EXPECT_FALSE(contains(run.output, "leakguard:")) << run.output;
+  // A failing test with a trace and a message: gtest keeps those records, which are not leaks.
+  const auto failing = run_sample("Sample.FailsAndTracesWithoutLeaking");
+  EXPECT_EQ(failing.exit_code, 1) << failing.output;
+  EXPECT_FALSE(contains(failing.output, "leakguard:")) << failing.output;
+}
+
+TEST(GtestPlugin, LeakFiguresAreXmlProperties) {
+  const std::string xml = ::testing::TempDir() + "/lg_gtest_plugin_" + std::to_string(::getpid()) + ".xml";
+  const auto run = run_sample("Sample.LeaksABuffer:Sample.CleansUp", "--gtest_output=xml:" + xml);
+  EXPECT_EQ(run.exit_code, 1) << run.output;
+  const auto content = lgtest::run_command("cat " + xml).output;
+  EXPECT_TRUE(contains(content, "<property name=\"leakguard_leaked_bytes\" value=\"4096\"/>")) << content;
+  EXPECT_TRUE(contains(content, "<property name=\"leakguard_leaked_blocks\" value=\"1\"/>")) << content;
+  EXPECT_TRUE(contains(content, "<property name=\"leakguard_leaked_bytes\" value=\"0\"/>")) << content;
+  std::remove(xml.c_str());
+}
+
+TEST(GtestPlugin, ListingTestsPrintsNothingElse) {
+  const auto run = lgtest::run_command(std::string(LEAKGUARD_SAMPLE_TESTS) + " --gtest_list_tests 2>/dev/null");
+  EXPECT_EQ(run.exit_code, 0);
+  EXPECT_EQ(run.output,
+            "Sample.\n  LeaksABuffer\n  CleansUp\n  FillsACache\n  FailsAndTracesWithoutLeaking\n");
+}
+
+}  // namespace
