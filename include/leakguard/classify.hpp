@@ -83,4 +83,9 @@ struct Classification {
 // The heap blocks allocated since `since` and still alive, each classified.
 LEAKGUARD_API Classification classify_survivors(const Checkpoint& since);
 
+// The traced block holding p (its start or any byte inside it) is never reported as a leak, and
+// neither is anything reachable from it, as LSan's __lsan_ignore_object. For an object that is
+// lost on purpose. Returns false when no traced block holds p.
+LEAKGUARD_API bool ignore_object(const void* p);
+
 }  // namespace leakguard

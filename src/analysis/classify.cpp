@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <cstring>
 #include <fstream>
+#include <mutex>
 #include <sstream>
 #include <stdexcept>
 #include <unordered_map>
@@ -86,6 +87,32 @@ Checkpoint::~Checkpoint() = default;
 Checkpoint::Checkpoint(Checkpoint&&) noexcept = default;
 Checkpoint& Checkpoint::operator=(Checkpoint&&) noexcept = default;
 
+namespace {
+// Blocks ignore_object() named, by identity (an address alone could be reused by a later block).
+struct IgnoredBlock {
+  std::uintptr_t addr;
+  std::uint64_t size;
+  std::uint32_t stack_id;
+};
+std::mutex g_ignored_mutex;
+std::vector<IgnoredBlock>* g_ignored = nullptr;  // never destroyed: checks may run at exit
+
+std::vector<IgnoredBlock> ignored_blocks() {
+  std::lock_guard<std::mutex> lock(g_ignored_mutex);
+  return g_ignored != nullptr ? *g_ignored : std::vector<IgnoredBlock>{};
+}
+}  // namespace
+
+bool ignore_object(const void* p) {
+  detail::UntracedScope untraced;
+  RawTrace block{};
+  if (!is_tracing() || !detail::tracer_find_block(reinterpret_cast<std::uintptr_t>(p), &block)) return false;
+  std::lock_guard<std::mutex> lock(g_ignored_mutex);
+  if (g_ignored == nullptr) g_ignored = new std::vector<IgnoredBlock>;
+  g_ignored->push_back(IgnoredBlock{block.addr, block.size, block.stack_id});
+  return true;
+}
+
 const char* to_string(SurvivorKind kind) {
   switch (kind) {
     case SurvivorKind::kDirectLeak: return "direct leak";
@@ -125,6 +152,14 @@ class Scan {
 
   // Marks what the words of [lo, hi) reach. False when the range could not be read.
   bool scan_root(std::uintptr_t lo, std::uintptr_t hi) { return scan(lo, hi, kReached, n_, true); }
+
+  // A block that counts as reached whatever points to it (ignore_object()).
+  void reach(std::size_t b) {
+    if ((flags_[b] & kReached) != 0) return;
+    flags_[b] |= kReached;
+    worklist_[top_++] = static_cast<std::uint32_t>(b);
+  }
+  std::size_t index_of(std::uintptr_t addr) const { return block_at(addr); }
 
   void flood() {
     std::uint32_t batch[kBatch];
@@ -290,6 +325,13 @@ Classification Classifier::run(const Checkpoint& since, std::uintptr_t stack_flo
       lo = std::max<std::uintptr_t>(lo, b->addr + b->size);
     }
     if (lo < hi) scan_root(lo, hi, region);
+  }
+  for (const IgnoredBlock& ignored : ignored_blocks()) {
+    const std::size_t b = scan.index_of(ignored.addr);
+    if (b < n && blocks[b].addr == ignored.addr && blocks[b].size == ignored.size &&
+        blocks[b].stack_id == ignored.stack_id) {
+      scan.reach(b);
+    }
   }
   scan.flood();
   scan.mark_pointed_to_by_lost();

@@ -229,6 +229,26 @@ TEST_F(Classify, WithNothingLeftTheWindowIsEmptyWhateverTheHeap) {
   for (void* p : heap) std::free(p);
 }
 
+std::uintptr_t g_ignored_obj = 0;
+
+TEST_F(Classify, AnIgnoredObjectAndWhatItPointsToAreNeverLeaks) {
+  leakguard::Checkpoint start;
+  deep(20, [] {
+    auto* v = new std::vector<int>(100);  // lost on purpose
+    EXPECT_TRUE(leakguard::ignore_object(reinterpret_cast<char*>(v) + 4));  // any byte of it
+    g_ignored_obj = reinterpret_cast<std::uintptr_t>(v) ^ 0x5555;
+  });
+  scrub_stack();
+  const auto c = leakguard::classify_survivors(start);
+  EXPECT_EQ(c.definite_blocks, 0u);
+  std::size_t held_of_mine = 0;
+  for (const auto& s : c.survivors) held_of_mine += (s.size == sizeof(std::vector<int>) || s.size == 400) ? 1 : 0;
+  EXPECT_EQ(held_of_mine, 2u) << "the vector and its buffer are there, as held";
+  int on_stack = 0;
+  EXPECT_FALSE(leakguard::ignore_object(&on_stack));
+  delete reinterpret_cast<std::vector<int>*>(g_ignored_obj ^ 0x5555);
+}
+
 TEST(ClassifyApi, NeedsTracing) {
   EXPECT_THROW(leakguard::Checkpoint(), std::logic_error);
   EXPECT_STREQ(leakguard::to_string(SurvivorKind::kIndirectLeak), "indirect leak");
