@@ -1,6 +1,7 @@
 // A test binary as a user writes one, linked with leakguard::gtest_main. test_gtest_plugin.cpp
 // runs it test by test and checks what GoogleTest reports.
 #include <gtest/gtest.h>
+#include <leakguard/gtest.hpp>
 
 #include <cstdlib>
 #include <map>
@@ -42,6 +43,36 @@ TEST(Sample, FillsACache) {
 TEST(Sample, FailsAndTracesWithoutLeaking) {
   SCOPED_TRACE("some context");
   EXPECT_EQ(1, 2) << "a failure message gtest keeps";
+}
+
+}  // namespace
+
+namespace {
+
+int g_macro_line = 0;
+
+// Keeps the optimizer from removing an allocation whose only use is a leak.
+void keep(const void* p) { asm volatile("" : : "r"(p) : "memory"); }
+
+TEST(Macros, NoLeakPassesAndFails) {
+  EXPECT_NO_LEAK(std::vector<int> v(100, 1); (void)v);  // a statement with a comma-free body
+  EXPECT_NO_LEAK({
+    std::map<int, int> m;
+    m[1] = 2, m[3] = 4;  // a top-level comma inside the braced block
+  });
+  EXPECT_NO_LEAK({ char* lost = new char[300]; g_macro_line = __LINE__; keep(lost); }) << "context from the user";
+  std::printf("macro leak line %d\n", g_macro_line);
+}
+
+TEST(Macros, AssertNoLeakStopsTheTest) {
+  ASSERT_NO_LEAK({ char* lost = new char[200]; keep(lost); });
+  std::printf("not reached\n");
+}
+
+TEST(Macros, MemoryWithin) {
+  EXPECT_MEMORY_WITHIN("64 KiB", { std::vector<char> big(32 * 1024); });
+  EXPECT_MEMORY_WITHIN(1024, { std::vector<char> big(8 * 1024); }); std::printf("budget line %d\n", __LINE__);
+  EXPECT_NET_MEMORY_WITHIN(1024, { std::vector<char> big(8 * 1024); });  // peak 8 KiB, net 0: passes
 }
 
 }  // namespace

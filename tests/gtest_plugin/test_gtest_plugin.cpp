@@ -53,11 +53,52 @@ TEST(GtestPlugin, LeakFiguresAreXmlProperties) {
   std::remove(xml.c_str());
 }
 
+// The number after `label` in the output: the sample prints the lines it wants checked (the last
+// occurrence: the report may quote the printing source line itself).
+std::string printed_line(const std::string& output, const std::string& label) {
+  const auto at = output.rfind(label);
+  if (at == std::string::npos) return "?";
+  return output.substr(at + label.size(), output.find('\n', at) - at - label.size());
+}
+
+std::size_t count(const std::string& text, const std::string& part) {
+  std::size_t n = 0;
+  for (auto at = text.find(part); at != std::string::npos; at = text.find(part, at + 1)) ++n;
+  return n;
+}
+
+TEST(GtestPlugin, NoLeakMacrosReportTheStatementsLeakOnce) {
+  const auto run = run_sample("Macros.NoLeakPassesAndFails");
+  EXPECT_EQ(run.exit_code, 1) << run.output;
+  const std::string line = printed_line(run.output, "macro leak line ");
+  EXPECT_TRUE(contains(run.output, "sample_tests.cpp:" + line + ": Failure\n\nleakguard: the statement leaked: +300 B in +1 block\n"))
+      << run.output;
+  EXPECT_TRUE(contains(run.output, "\ncontext from the user\n")) << run.output;
+  EXPECT_EQ(count(run.output, ": Failure"), 1u) << "the listener must not report the macro's leak again\n" << run.output;
+  EXPECT_FALSE(contains(run.output, "at leakguard::")) << "leakguard's own frames fold away\n" << run.output;
+
+  const auto stopped = run_sample("Macros.AssertNoLeakStopsTheTest");
+  EXPECT_EQ(stopped.exit_code, 1) << stopped.output;
+  EXPECT_TRUE(contains(stopped.output, "leakguard: the statement leaked: +200 B in +1 block")) << stopped.output;
+  EXPECT_FALSE(contains(stopped.output, "not reached")) << stopped.output;
+}
+
+TEST(GtestPlugin, MemoryWithinMacrosReportTheCrossing) {
+  const auto run = run_sample("Macros.MemoryWithin");
+  EXPECT_EQ(run.exit_code, 1) << run.output;
+  const std::string line = printed_line(run.output, "budget line ");
+  EXPECT_TRUE(contains(run.output, "sample_tests.cpp:" + line + ": Failure\nleakguard: peak over budget: +8.0 KiB in +1 block (budget 1.0 KiB)\n"))
+      << run.output;
+  EXPECT_TRUE(contains(run.output, "  crossed by this allocation:\n")) << run.output;
+  EXPECT_EQ(count(run.output, ": Failure"), 1u) << "the 64 KiB and net budgets hold\n" << run.output;
+}
+
 TEST(GtestPlugin, ListingTestsPrintsNothingElse) {
   const auto run = lgtest::run_command(std::string(LEAKGUARD_SAMPLE_TESTS) + " --gtest_list_tests 2>/dev/null");
   EXPECT_EQ(run.exit_code, 0);
   EXPECT_EQ(run.output,
-            "Sample.\n  LeaksABuffer\n  CleansUp\n  FillsACache\n  FailsAndTracesWithoutLeaking\n");
+            "Sample.\n  LeaksABuffer\n  CleansUp\n  FillsACache\n  FailsAndTracesWithoutLeaking\n"
+            "Macros.\n  NoLeakPassesAndFails\n  AssertNoLeakStopsTheTest\n  MemoryWithin\n");
 }
 
 }  // namespace

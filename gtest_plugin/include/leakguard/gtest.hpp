@@ -18,11 +18,103 @@
 //
 // Not yet: strict mode, budgets, the repeated-run rule, opt-outs, suppressions and the
 // LEAKGUARD_MODE switch (issue 5).
+//
+// Assertions on a statement (an expression, a call, or a braced block, commas included), with
+// `<<` messages like any GoogleTest assertion:
+//   EXPECT_NO_LEAK(statement) / ASSERT_NO_LEAK(statement): fails when blocks the statement
+//     allocated are definite leaks once it is done. The leaked blocks are then ignored
+//     (ignore_object), so the listener does not report them a second time.
+//   EXPECT_MEMORY_WITHIN(limit, statement) / ASSERT_MEMORY_WITHIN: fails when the statement's
+//     peak traced memory above its start exceeds limit (bytes, or a string such as "24 MB"); the
+//     report lists the blocks live when the limit was crossed and the allocation that crossed it.
+//   EXPECT_NET_MEMORY_WITHIN(limit, statement) / ASSERT_NET_MEMORY_WITHIN: the same for the
+//     statement's net growth.
 #pragma once
+#include <gtest/gtest.h>
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+#include <type_traits>
+
+#include <leakguard/leakguard.hpp>
 
 namespace leakguard::gtest {
 
 // Appends the listener to GoogleTest's listeners. Call it once, after InitGoogleTest.
 void install();
 
+namespace detail {
+
+// Calls fn(arg) well below the caller's frame, so that what the statement leaves in its dead
+// frames lies below the stack the check scans afterwards (a stale pointer there would make a
+// lost block look held).
+void run_deep(void (*fn)(void*), void* arg);
+
+// Runs a statement and says whether it left definite leaks; message() is the report.
+class NoLeakCheck {
+ public:
+  template <class Fn>
+  bool run(Fn&& fn) {
+    Checkpoint start;
+    run_deep([](void* f) { (*static_cast<std::remove_reference_t<Fn>*>(f))(); }, &fn);
+    return passed_after(start);
+  }
+  const std::string& message() const { return message_; }
+
+ private:
+  bool passed_after(const Checkpoint& start);
+  std::string message_;
+};
+
+// Runs a statement under a MemoryBudget and says whether it held.
+class BudgetCheck {
+ public:
+  template <class Limit, class Fn>
+  bool run(BudgetKind kind, Limit limit, Fn&& fn) {
+    MemoryBudget budget(kind, limit);
+    fn();
+    const BudgetResult result = budget.check();
+    message_ = result.message();
+    return !result.exceeded;
+  }
+  const std::string& message() const { return message_; }
+
+ private:
+  std::string message_;
+};
+
+}  // namespace detail
 }  // namespace leakguard::gtest
+
+#define LEAKGUARD_GTEST_CHECK_(check, call, fail)                                              \
+  switch (0)                                                                                    \
+  case 0:                                                                                       \
+  default:                                                                                      \
+    if (check lg_gtest_check_{}; lg_gtest_check_.call)                                          \
+      ;                                                                                         \
+    else                                                                                        \
+      fail(lg_gtest_check_.message().c_str())
+
+#define EXPECT_NO_LEAK(...)                                                                         \
+  LEAKGUARD_GTEST_CHECK_(::leakguard::gtest::detail::NoLeakCheck, run([&] { __VA_ARGS__; }), \
+                         GTEST_NONFATAL_FAILURE_)
+#define ASSERT_NO_LEAK(...)                                                                         \
+  LEAKGUARD_GTEST_CHECK_(::leakguard::gtest::detail::NoLeakCheck, run([&] { __VA_ARGS__; }), \
+                         GTEST_FATAL_FAILURE_)
+#define EXPECT_MEMORY_WITHIN(limit, ...)                                                        \
+  LEAKGUARD_GTEST_CHECK_(::leakguard::gtest::detail::BudgetCheck,                               \
+                         run(::leakguard::BudgetKind::kPeak, limit, [&] { __VA_ARGS__; }),       \
+                         GTEST_NONFATAL_FAILURE_)
+#define ASSERT_MEMORY_WITHIN(limit, ...)                                                        \
+  LEAKGUARD_GTEST_CHECK_(::leakguard::gtest::detail::BudgetCheck,                               \
+                         run(::leakguard::BudgetKind::kPeak, limit, [&] { __VA_ARGS__; }),       \
+                         GTEST_FATAL_FAILURE_)
+#define EXPECT_NET_MEMORY_WITHIN(limit, ...)                                                    \
+  LEAKGUARD_GTEST_CHECK_(::leakguard::gtest::detail::BudgetCheck,                               \
+                         run(::leakguard::BudgetKind::kNet, limit, [&] { __VA_ARGS__; }),        \
+                         GTEST_NONFATAL_FAILURE_)
+#define ASSERT_NET_MEMORY_WITHIN(limit, ...)                                                    \
+  LEAKGUARD_GTEST_CHECK_(::leakguard::gtest::detail::BudgetCheck,                               \
+                         run(::leakguard::BudgetKind::kNet, limit, [&] { __VA_ARGS__; }),        \
+                         GTEST_FATAL_FAILURE_)
