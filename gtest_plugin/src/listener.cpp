@@ -2,6 +2,7 @@
 // allocating line. All the logic is leakguard's core (classify.hpp, report.hpp).
 #include <gtest/gtest.h>
 
+#include <cstdio>
 #include <cstring>
 #include <optional>
 #include <string>
@@ -22,6 +23,8 @@ __attribute__((noinline)) void wipe_dead_stack() {
 
 class LeakListener : public ::testing::EmptyTestEventListener {
  public:
+  explicit LeakListener(CheckMode mode) : mode_(mode) {}
+
   void OnTestStart(const ::testing::TestInfo&) override {
     if (is_tracing()) window_.emplace();
   }
@@ -32,20 +35,35 @@ class LeakListener : public ::testing::EmptyTestEventListener {
     window_.reset();
     if (info.result()->Skipped()) return;
     wipe_dead_stack();
-    const Classification found = classify_survivors(window);
-    ::testing::Test::RecordProperty("leakguard_leaked_bytes", std::to_string(found.definite_bytes));
-    ::testing::Test::RecordProperty("leakguard_leaked_blocks", std::to_string(found.definite_blocks));
-    if (found.definite_blocks == 0) return;
-    const Report report = leak_report(found, "leak");
+    const TestVerdict verdict = finish_test_window(window, mode_);
+    ::testing::Test::RecordProperty("leakguard_leaked_bytes", std::to_string(verdict.leaked_bytes));
+    ::testing::Test::RecordProperty("leakguard_leaked_blocks", std::to_string(verdict.leaked_blocks));
+    const std::string name = std::string(info.test_suite_name()) + "." + info.name();
+    if (verdict.report.sites.empty()) {
+      if (verdict.held_bytes >= kHeldNote) {
+        std::fprintf(stderr, "leakguard: %s holds %s in %zu blocks still reachable (caches, statics): not a leak\n",
+                     name.c_str(), format_bytes(static_cast<std::int64_t>(verdict.held_bytes)).c_str(),
+                     verdict.held_blocks);
+      }
+      return;
+    }
     TextOptions options;
     options.colour = colour_for_stderr();
-    const Frame& at = report.sites[0].traceback.attribution_frame();
+    const std::string text = format_text(verdict.report, options);
+    if (!verdict.failed) {  // report mode
+      std::fprintf(stderr, "%s: %s", name.c_str(), text.c_str());
+      return;
+    }
+    const Frame& at = verdict.report.sites[0].traceback.attribution_frame();
     const bool located = at.has_source();
-    GTEST_MESSAGE_AT_(located ? at.filename.c_str() : info.file(), located ? at.lineno : info.line(),
-                      format_text(report, options).c_str(), ::testing::TestPartResult::kNonFatalFailure);
+    GTEST_MESSAGE_AT_(located ? at.filename.c_str() : info.file(), located ? at.lineno : info.line(), text.c_str(),
+                      ::testing::TestPartResult::kNonFatalFailure);
   }
 
  private:
+  // Held growth worth a line on stderr.
+  static constexpr std::size_t kHeldNote = 1 << 20;
+  CheckMode mode_;
   std::optional<Checkpoint> window_;
 };
 
@@ -83,13 +101,18 @@ bool NoLeakCheck::passed_after(const Checkpoint& start) {
 }  // namespace detail
 
 void install() {
+  const CheckMode mode = check_mode_from_environment();
+  if (mode == CheckMode::kOff) {
+    stop();  // nothing to check: no cost either
+    return;
+  }
   // GoogleTest's own frames read as framework code: folded in reports, never a leak's site.
   AttributionRule rule = attribution_rule();
   rule.system_namespaces.push_back("testing::");
   const std::string here = __FILE__;  // and so are the plugin's own sources
   rule.system_files.push_back(here.substr(0, here.rfind('/')) + "/*");
   set_attribution_rule(std::move(rule));
-  ::testing::UnitTest::GetInstance()->listeners().Append(new LeakListener);
+  ::testing::UnitTest::GetInstance()->listeners().Append(new LeakListener(mode));
 }
 
 }  // namespace leakguard::gtest

@@ -8,5 +8,6 @@
 #include "leakguard/report.hpp"
 #include "leakguard/sizes.hpp"
 #include "leakguard/snapshot.hpp"
+#include "leakguard/test_check.hpp"
 #include "leakguard/traceback.hpp"
 #include "leakguard/tracing.hpp"

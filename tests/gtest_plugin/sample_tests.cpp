@@ -3,9 +3,11 @@
 #include <gtest/gtest.h>
 #include <leakguard/gtest.hpp>
 
+#include <chrono>
 #include <cstdlib>
 #include <map>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace {
@@ -73,6 +75,18 @@ TEST(Macros, MemoryWithin) {
   EXPECT_MEMORY_WITHIN("64 KiB", { std::vector<char> big(32 * 1024); });
   EXPECT_MEMORY_WITHIN(1024, { std::vector<char> big(8 * 1024); }); std::printf("budget line %d\n", __LINE__);
   EXPECT_NET_MEMORY_WITHIN(1024, { std::vector<char> big(8 * 1024); });  // peak 8 KiB, net 0: passes
+}
+
+}  // namespace
+
+namespace {
+
+TEST(Threads, ABlockFreedByABackgroundThreadSoonAfterTheTest) {
+  auto* handed_over = new std::vector<int>(500);
+  std::thread([handed_over] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    delete handed_over;
+  }).detach();
 }
 
 }  // namespace

@@ -11,9 +11,10 @@
 
 namespace {
 
-lgtest::CommandRun run_sample(const std::string& filter, const std::string& extra = "") {
-  return lgtest::run_command(std::string("env -u LEAKGUARD_START ") + LEAKGUARD_SAMPLE_TESTS +
-                             " --gtest_filter=" + filter + " " + extra + " 2>&1");
+lgtest::CommandRun run_sample(const std::string& filter, const std::string& extra = "", const std::string& mode = "") {
+  const std::string env = mode.empty() ? "env -u LEAKGUARD_START -u LEAKGUARD_MODE"
+                                        : "env -u LEAKGUARD_START LEAKGUARD_MODE=" + mode;
+  return lgtest::run_command(env + " " + LEAKGUARD_SAMPLE_TESTS + " --gtest_filter=" + filter + " " + extra + " 2>&1");
 }
 
 bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
@@ -93,12 +94,46 @@ TEST(GtestPlugin, MemoryWithinMacrosReportTheCrossing) {
   EXPECT_EQ(count(run.output, ": Failure"), 1u) << "the 64 KiB and net budgets hold\n" << run.output;
 }
 
+TEST(GtestPlugin, ModesFromTheEnvironment) {
+  // report: the leak is shown on stderr and nothing fails.
+  const auto report = run_sample("Sample.LeaksABuffer", "", "report");
+  EXPECT_EQ(report.exit_code, 0) << report.output;
+  EXPECT_TRUE(contains(report.output, "Sample.LeaksABuffer: leakguard: leak: +4.0 KiB in +1 block\n")) << report.output;
+  // off: nothing is checked.
+  const auto off = run_sample("Sample.LeaksABuffer", "", "off");
+  EXPECT_EQ(off.exit_code, 0) << off.output;
+  EXPECT_FALSE(contains(off.output, "leakguard")) << off.output;
+  // strict: reachable growth of the user's fails too, the framework's records still do not.
+  const auto strict = run_sample("Sample.FillsACache:Sample.CleansUp", "", "strict");
+  EXPECT_EQ(strict.exit_code, 1) << strict.output;
+  EXPECT_TRUE(contains(strict.output, "leakguard: growth (strict mode): ")) << strict.output;
+  EXPECT_TRUE(contains(strict.output, "[  FAILED  ] Sample.FillsACache")) << strict.output;
+  EXPECT_FALSE(contains(strict.output, "[  FAILED  ] Sample.CleansUp")) << strict.output;
+  const auto strict_noise = run_sample("Sample.FailsAndTracesWithoutLeaking", "", "strict");
+  EXPECT_FALSE(contains(strict_noise.output, "leakguard:")) << strict_noise.output;
+  // A bad value is named, and the default rule applies.
+  const auto bad = run_sample("Sample.LeaksABuffer", "", "loud");
+  EXPECT_EQ(bad.exit_code, 1) << bad.output;
+  EXPECT_TRUE(contains(bad.output,
+                       "leakguard: LEAKGUARD_MODE='loud' is not a mode (expected off, report, fail or strict); using fail\n"))
+      << bad.output;
+}
+
+TEST(GtestPlugin, ABlockAnotherThreadFreesJustAfterTheTestDoesNotFailIt) {
+  // Strict mode would count the handed-over block; the check retries with a backoff and sees it go.
+  for (int run = 0; run < 5; ++run) {
+    const auto strict = run_sample("Threads.*", "", "strict");
+    ASSERT_EQ(strict.exit_code, 0) << "run " << run << "\n" << strict.output;
+  }
+}
+
 TEST(GtestPlugin, ListingTestsPrintsNothingElse) {
   const auto run = lgtest::run_command(std::string(LEAKGUARD_SAMPLE_TESTS) + " --gtest_list_tests 2>/dev/null");
   EXPECT_EQ(run.exit_code, 0);
   EXPECT_EQ(run.output,
             "Sample.\n  LeaksABuffer\n  CleansUp\n  FillsACache\n  FailsAndTracesWithoutLeaking\n"
-            "Macros.\n  NoLeakPassesAndFails\n  AssertNoLeakStopsTheTest\n  MemoryWithin\n");
+            "Macros.\n  NoLeakPassesAndFails\n  AssertNoLeakStopsTheTest\n  MemoryWithin\n"
+            "Threads.\n  ABlockFreedByABackgroundThreadSoonAfterTheTest\n");
 }
 
 }  // namespace

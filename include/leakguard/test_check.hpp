@@ -1,0 +1,42 @@
+// The per-test rule the framework plugins apply, shared so that GoogleTest and Catch2 behave the
+// same: a test is a window (a Checkpoint), and at its end what survived is judged by the mode.
+#pragma once
+#include <cstddef>
+
+#include "leakguard/classify.hpp"
+#include "leakguard/export.hpp"
+#include "leakguard/report.hpp"
+
+namespace leakguard {
+
+enum class CheckMode {
+  kOff,     // no checks
+  kReport,  // report leaks on stderr, fail nothing
+  kFail,    // the default: definite leaks fail the test
+  kStrict,  // any growth of the user's fails, reachable or not
+};
+
+// LEAKGUARD_MODE=off|report|fail|strict, read when first asked. Unset means fail; any other value
+// is named on stderr and fail is used.
+LEAKGUARD_API CheckMode check_mode_from_environment();
+
+struct TestVerdict {
+  bool failed = false;  // by the mode's rule
+  // What to show: the definite leaks; in strict mode every block of the user's still alive.
+  Report report;
+  std::size_t leaked_bytes = 0;  // definite leaks
+  std::size_t leaked_blocks = 0;
+  // Blocks still reachable that the user's code allocated (caches, lazy statics). Never counted:
+  // blocks of the runtime's own (every frame system code, attribution.hpp), of the test framework
+  // (its frames count as system code once the plugin is installed), and what the C runtime or the
+  // loader allocates for itself on the user's behalf (a new thread's TLS vector, stdio buffers).
+  std::size_t held_bytes = 0;
+  std::size_t held_blocks = 0;
+};
+
+// Ends a test's window and judges what survived it. A block that another thread frees just after
+// the test must not fail it: when something would fail, the check is retried after 1, 2, 4, 8
+// and 16 ms (as goleak does) and only what is still there counts.
+LEAKGUARD_API TestVerdict finish_test_window(const Checkpoint& window, CheckMode mode);
+
+}  // namespace leakguard
