@@ -8,6 +8,7 @@
 #include "leakguard/report.hpp"
 #include "leakguard/sizes.hpp"
 #include "leakguard/snapshot.hpp"
+#include "leakguard/suppressions.hpp"
 #include "leakguard/test_check.hpp"
 #include "leakguard/traceback.hpp"
 #include "leakguard/tracing.hpp"

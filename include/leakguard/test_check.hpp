@@ -34,7 +34,16 @@ struct TestVerdict {
   std::size_t held_blocks = 0;
 };
 
-// Ends a test's window and judges what survived it. A block that another thread frees just after
+// For the test running now, said from inside it: skip its check (it leaks on purpose, or its
+// memory is not worth checking), or allow it up to `blocks` definite leaks (it fails with more;
+// not "exactly", since a stale copy of a pointer can make a lost block look held). Both apply
+// until the test's window is finished.
+LEAKGUARD_API void skip_leak_check();
+LEAKGUARD_API void expect_leaked_blocks(std::size_t blocks);
+
+// Ends a test's window and judges what survived it. Leaks that LEAKGUARD_SUPPRESSIONS (a file in
+// LSan's syntax, suppressions.hpp) matches are not counted; a bad file is named on stderr once,
+// and no suppression applies. A block that another thread frees just after
 // the test must not fail it: when something would fail, the check is retried after 1, 2, 4, 8
 // and 16 ms (as goleak does) and only what is still there counts.
 LEAKGUARD_API TestVerdict finish_test_window(const Checkpoint& window, CheckMode mode);

@@ -26,8 +26,8 @@ TEST(GtestPlugin, ALeakingTestFailsAtTheAllocatingLine) {
   ASSERT_NE(at, std::string::npos) << run.output;
   const std::string line = run.output.substr(at + 10, run.output.find('\n', at) - at - 10);
   EXPECT_TRUE(contains(run.output, "sample_tests.cpp:" + line + ": Failure\n")) << run.output;
-  EXPECT_TRUE(contains(run.output, "leakguard: leak: +4.0 KiB in +1 block\n")) << run.output;
-  EXPECT_TRUE(contains(run.output, "char* buffer = new char[4096]; g_leak_line = __LINE__;")) << run.output;
+  EXPECT_TRUE(contains(run.output, "leakguard: leak: +256.0 KiB in +1 block\n")) << run.output;
+  EXPECT_TRUE(contains(run.output, "char* buffer = new char[256 * 1024]; g_leak_line = __LINE__;")) << run.output;
   EXPECT_TRUE(contains(run.output, "at (anonymous namespace)::lose_a_buffer()")) << run.output;
   EXPECT_TRUE(contains(run.output, "[  FAILED  ] Sample.LeaksABuffer")) << run.output;
 }
@@ -48,7 +48,7 @@ TEST(GtestPlugin, LeakFiguresAreXmlProperties) {
   const auto run = run_sample("Sample.LeaksABuffer:Sample.CleansUp", "--gtest_output=xml:" + xml);
   EXPECT_EQ(run.exit_code, 1) << run.output;
   const auto content = lgtest::run_command("cat " + xml).output;
-  EXPECT_TRUE(contains(content, "<property name=\"leakguard_leaked_bytes\" value=\"4096\"/>")) << content;
+  EXPECT_TRUE(contains(content, "<property name=\"leakguard_leaked_bytes\" value=\"262144\"/>")) << content;
   EXPECT_TRUE(contains(content, "<property name=\"leakguard_leaked_blocks\" value=\"1\"/>")) << content;
   EXPECT_TRUE(contains(content, "<property name=\"leakguard_leaked_bytes\" value=\"0\"/>")) << content;
   std::remove(xml.c_str());
@@ -72,7 +72,7 @@ TEST(GtestPlugin, NoLeakMacrosReportTheStatementsLeakOnce) {
   const auto run = run_sample("Macros.NoLeakPassesAndFails");
   EXPECT_EQ(run.exit_code, 1) << run.output;
   const std::string line = printed_line(run.output, "macro leak line ");
-  EXPECT_TRUE(contains(run.output, "sample_tests.cpp:" + line + ": Failure\n\nleakguard: the statement leaked: +300 B in +1 block\n"))
+  EXPECT_TRUE(contains(run.output, "sample_tests.cpp:" + line + ": Failure\n\nleakguard: the statement leaked: +300.0 KiB in +1 block\n"))
       << run.output;
   EXPECT_TRUE(contains(run.output, "\ncontext from the user\n")) << run.output;
   EXPECT_EQ(count(run.output, ": Failure"), 1u) << "the listener must not report the macro's leak again\n" << run.output;
@@ -80,7 +80,7 @@ TEST(GtestPlugin, NoLeakMacrosReportTheStatementsLeakOnce) {
 
   const auto stopped = run_sample("Macros.AssertNoLeakStopsTheTest");
   EXPECT_EQ(stopped.exit_code, 1) << stopped.output;
-  EXPECT_TRUE(contains(stopped.output, "leakguard: the statement leaked: +200 B in +1 block")) << stopped.output;
+  EXPECT_TRUE(contains(stopped.output, "leakguard: the statement leaked: +200.0 KiB in +1 block")) << stopped.output;
   EXPECT_FALSE(contains(stopped.output, "not reached")) << stopped.output;
 }
 
@@ -98,7 +98,7 @@ TEST(GtestPlugin, ModesFromTheEnvironment) {
   // report: the leak is shown on stderr and nothing fails.
   const auto report = run_sample("Sample.LeaksABuffer", "", "report");
   EXPECT_EQ(report.exit_code, 0) << report.output;
-  EXPECT_TRUE(contains(report.output, "Sample.LeaksABuffer: leakguard: leak: +4.0 KiB in +1 block\n")) << report.output;
+  EXPECT_TRUE(contains(report.output, "Sample.LeaksABuffer: leakguard: leak: +256.0 KiB in +1 block\n")) << report.output;
   // off: nothing is checked.
   const auto off = run_sample("Sample.LeaksABuffer", "", "off");
   EXPECT_EQ(off.exit_code, 0) << off.output;
@@ -127,13 +127,37 @@ TEST(GtestPlugin, ABlockAnotherThreadFreesJustAfterTheTestDoesNotFailIt) {
   }
 }
 
+TEST(GtestPlugin, OptOutsExpectedLeaksAndSuppressions) {
+  const auto passing = run_sample("Opts.SkipsItsCheck:Opts.LeaksTwoOnPurpose");
+  EXPECT_EQ(passing.exit_code, 0) << passing.output;
+  EXPECT_FALSE(contains(passing.output, "leakguard:")) << passing.output;
+
+  const auto too_many = run_sample("Opts.AllowsOneButLeaksThree");
+  EXPECT_EQ(too_many.exit_code, 1) << too_many.output;
+  EXPECT_TRUE(contains(too_many.output, " blocks where at most 1 were expected: +")) << too_many.output;
+
+  EXPECT_EQ(run_sample("Opts.LeaksInASuppressedFunction").exit_code, 1);
+  const std::string file = ::testing::TempDir() + "/lg_supp_" + std::to_string(::getpid()) + ".txt";
+  lgtest::run_command("printf '# vendored code\\nleak:suppressed_leaker\\n' > " + file);
+  const auto suppressed = run_sample("Opts.LeaksInASuppressedFunction", "", "fail LEAKGUARD_SUPPRESSIONS=" + file);
+  EXPECT_EQ(suppressed.exit_code, 0) << suppressed.output;
+  lgtest::run_command("printf 'leak:ok\\nwhat is this\\n' > " + file);
+  const auto bad = run_sample("Opts.LeaksInASuppressedFunction", "", "fail LEAKGUARD_SUPPRESSIONS=" + file);
+  EXPECT_EQ(bad.exit_code, 1) << bad.output;
+  EXPECT_TRUE(contains(bad.output, "leakguard: suppressions '" + file +
+                                       "', line 2: 'what is this' is not of the form leak:<pattern>; no suppression applies\n"))
+      << bad.output;
+  std::remove(file.c_str());
+}
+
 TEST(GtestPlugin, ListingTestsPrintsNothingElse) {
   const auto run = lgtest::run_command(std::string(LEAKGUARD_SAMPLE_TESTS) + " --gtest_list_tests 2>/dev/null");
   EXPECT_EQ(run.exit_code, 0);
   EXPECT_EQ(run.output,
             "Sample.\n  LeaksABuffer\n  CleansUp\n  FillsACache\n  FailsAndTracesWithoutLeaking\n"
             "Macros.\n  NoLeakPassesAndFails\n  AssertNoLeakStopsTheTest\n  MemoryWithin\n"
-            "Threads.\n  ABlockFreedByABackgroundThreadSoonAfterTheTest\n");
+            "Threads.\n  ABlockFreedByABackgroundThreadSoonAfterTheTest\n"
+            "Opts.\n  SkipsItsCheck\n  LeaksTwoOnPurpose\n  AllowsOneButLeaksThree\n  LeaksInASuppressedFunction\n");
 }
 
 }  // namespace

@@ -16,8 +16,7 @@
 // a report on the allocating line; blocks still held (caches, statics, gtest's own records) do not.
 // Each test records leakguard_leaked_bytes and leakguard_leaked_blocks as XML properties.
 //
-// Not yet: strict mode, budgets, the repeated-run rule, opt-outs, suppressions and the
-// LEAKGUARD_MODE switch (issue 5).
+// Not yet: per-test budgets, the repeated-run rule, suite-level opt-outs (issue 5).
 //
 // Assertions on a statement (an expression, a call, or a braced block, commas included), with
 // `<<` messages like any GoogleTest assertion:
@@ -29,6 +28,11 @@
 //     report lists the blocks live when the limit was crossed and the allocation that crossed it.
 //   EXPECT_NET_MEMORY_WITHIN(limit, statement) / ASSERT_NET_MEMORY_WITHIN: the same for the
 //     statement's net growth.
+//
+// Opt-outs, inside a test: LEAKGUARD_SKIP_LEAK_CHECK() skips its check; EXPECT_LEAKS(n) says it
+// leaks up to n blocks on purpose (more fails). LEAKGUARD_SUPPRESSIONS names a
+// file of LSan-style `leak:<pattern>` lines (suppressions.hpp); LEAKGUARD_MODE=off|report|fail|
+// strict switches the rule (test_check.hpp).
 #pragma once
 #include <gtest/gtest.h>
 
@@ -86,6 +90,9 @@ class BudgetCheck {
 
 }  // namespace detail
 }  // namespace leakguard::gtest
+
+#define LEAKGUARD_SKIP_LEAK_CHECK() ::leakguard::skip_leak_check()
+#define EXPECT_LEAKS(blocks) ::leakguard::expect_leaked_blocks(blocks)
 
 #define LEAKGUARD_GTEST_CHECK_(check, call, fail)                                              \
   switch (0)                                                                                    \
