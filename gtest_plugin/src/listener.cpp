@@ -3,7 +3,6 @@
 #include <gtest/gtest.h>
 
 #include <cstdio>
-#include <cstring>
 #include <optional>
 #include <string>
 
@@ -14,31 +13,34 @@
 namespace leakguard::gtest {
 namespace {
 
-// The test's own frames are dead once it returns but keep their values; a pointer left there
-// would count as a reference. Wiping the stack below the listener removes them.
-__attribute__((noinline)) void wipe_dead_stack() {
-  volatile char wipe[16 * 1024];
-  std::memset(const_cast<char*>(wipe), 0, sizeof wipe);
-}
-
 class LeakListener : public ::testing::EmptyTestEventListener {
  public:
   explicit LeakListener(CheckMode mode) : mode_(mode) {}
+
+  void OnTestIterationStart(const ::testing::UnitTest&, int iteration) override { iteration_ = iteration; }
 
   void OnTestStart(const ::testing::TestInfo&) override {
     if (is_tracing()) window_.emplace();
   }
 
+  // Kept tiny on purpose: the test's dead frames lie where this frame and the check's frames go,
+  // and the scan reads the check's callers. Everything with locals runs below the wiped stack.
   void OnTestEnd(const ::testing::TestInfo& info) override {
     if (!window_) return;
+    wipe_dead_stack();
+    end_test(info);
+  }
+
+ private:
+  __attribute__((noinline)) void end_test(const ::testing::TestInfo& info) {
     Checkpoint window = std::move(*window_);
     window_.reset();
     if (info.result()->Skipped()) return;
-    wipe_dead_stack();
     const TestVerdict verdict = finish_test_window(window, mode_);
     ::testing::Test::RecordProperty("leakguard_leaked_bytes", std::to_string(verdict.leaked_bytes));
     ::testing::Test::RecordProperty("leakguard_leaked_blocks", std::to_string(verdict.leaked_blocks));
     const std::string name = std::string(info.test_suite_name()) + "." + info.name();
+    check_repeated_runs(info, name, verdict);
     if (verdict.report.sites.empty()) {
       if (verdict.held_bytes >= kHeldNote) {
         std::fprintf(stderr, "leakguard: %s holds %s in %zu blocks still reachable (caches, statics): not a leak\n",
@@ -60,11 +62,42 @@ class LeakListener : public ::testing::EmptyTestEventListener {
                       ::testing::TestPartResult::kNonFatalFailure);
   }
 
- private:
+  // Under --gtest_repeat, the last run of a test judges all of its runs after the first.
+  void check_repeated_runs(const ::testing::TestInfo& info, const std::string& name, const TestVerdict& verdict) {
+    const int repeat = GTEST_FLAG_GET(repeat);
+    if (repeat < 2 || mode_ == CheckMode::kOff) return;
+    runs_.record(name, verdict);
+    if (iteration_ != repeat - 1) return;
+    const LeakVerdict across = runs_.verdict(name);
+    if (across == LeakVerdict::kNoLeak) return;
+    std::string grew;
+    for (const std::int64_t bytes : runs_.growth_after_warmup(name)) grew += " " + format_bytes(bytes, true);
+    if (across == LeakVerdict::kSuspicious) {
+      std::fprintf(stderr, "leakguard: %s grew in some of its repeated runs only (after the first:%s): suspicious, not failed\n",
+                   name.c_str(), grew.c_str());
+      return;
+    }
+    Report report = verdict.growth;
+    report.what = "growth in every repeated run after the first (" + grew.substr(1) + ")";
+    const Frame* at = report.sites.empty() ? nullptr : &report.sites[0].traceback.attribution_frame();
+    const bool located = at != nullptr && at->has_source();
+    TextOptions options;
+    options.colour = colour_for_stderr();
+    const std::string text = format_text(report, options);
+    if (mode_ == CheckMode::kReport) {
+      std::fprintf(stderr, "%s: %s", name.c_str(), text.c_str());
+      return;
+    }
+    GTEST_MESSAGE_AT_(located ? at->filename.c_str() : info.file(), located ? at->lineno : info.line(), text.c_str(),
+                      ::testing::TestPartResult::kNonFatalFailure);
+  }
+
   // Held growth worth a line on stderr.
   static constexpr std::size_t kHeldNote = 1 << 20;
   CheckMode mode_;
   std::optional<Checkpoint> window_;
+  int iteration_ = 0;
+  RepeatedRuns runs_;
 };
 
 // Tracing from load time, before other static constructors (leakguard's own environment switch,

@@ -2,6 +2,13 @@
 // same: a test is a window (a Checkpoint), and at its end what survived is judged by the mode.
 #pragma once
 #include <cstddef>
+#include <cstdint>
+#include <map>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "leakguard/analysis.hpp"
 
 #include "leakguard/classify.hpp"
 #include "leakguard/export.hpp"
@@ -24,6 +31,9 @@ struct TestVerdict {
   bool failed = false;  // by the mode's rule
   // What to show: the definite leaks; in strict mode every block of the user's still alive.
   Report report;
+  // Every block of the user's still alive, lost or held: the run's growth, for the repeated-run
+  // rule.
+  Report growth;
   std::size_t leaked_bytes = 0;  // definite leaks
   std::size_t leaked_blocks = 0;
   // Blocks still reachable that the user's code allocated (caches, lazy statics). Never counted:
@@ -41,11 +51,37 @@ struct TestVerdict {
 LEAKGUARD_API void skip_leak_check();
 LEAKGUARD_API void expect_leaked_blocks(std::size_t blocks);
 
+// The repeated-run rule (CPython's regrtest -R) for a test run several times: each run's growth
+// of the user's memory (TestVerdict::growth), lost or still reachable, is recorded per test. After
+// the warmup runs, a test that grew in every run leaks (a global container growing on every
+// call); one that grew in some runs only is suspicious; a lazy static or a first-use cache grows
+// in the warmup only and passes.
+class LEAKGUARD_API RepeatedRuns {
+ public:
+  explicit RepeatedRuns(int warmup = 1) : warmup_(warmup) {}
+  void record(const std::string& test, const TestVerdict& run);
+  // Over the runs after the warmup; kNoLeak while there are none.
+  LeakVerdict verdict(const std::string& test) const;
+  // Bytes grown in each run after the warmup.
+  std::vector<std::int64_t> growth_after_warmup(const std::string& test) const;
+
+ private:
+  int warmup_;
+  std::map<std::string, std::vector<std::pair<std::int64_t, std::int64_t>>> runs_;  // bytes, blocks
+};
+
 // Ends a test's window and judges what survived it. Leaks that LEAKGUARD_SUPPRESSIONS (a file in
 // LSan's syntax, suppressions.hpp) matches are not counted; a bad file is named on stderr once,
 // and no suppression applies. A block that another thread frees just after
 // the test must not fail it: when something would fail, the check is retried after 1, 2, 4, 8
 // and 16 ms (as goleak does) and only what is still there counts.
 LEAKGUARD_API TestVerdict finish_test_window(const Checkpoint& window, CheckMode mode);
+
+// Zeroes 16 KiB of the stack below the caller. A finished test's frames are dead but keep their
+// values, and the adapter's own frames are laid over them with slots it never writes: a leaked
+// block's address left there would count as a reference and the leak as "held". An adapter calls
+// this first, from a frame with no locals, before anything that scans (finish_test_window,
+// NoLeakCheck).
+LEAKGUARD_API void wipe_dead_stack();
 
 }  // namespace leakguard

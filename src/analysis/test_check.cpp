@@ -67,25 +67,31 @@ void forget_addresses(Classification& c) {
 TestVerdict judge(Classification found, CheckMode mode) {
   const auto rule = detail::current_attribution_rule();
   TestVerdict verdict;
-  Classification shown;
+  Classification shown, grown;
   for (const Survivor& s : found.survivors) {
     if (suppressions().match(s.traceback) != nullptr) continue;
     if (s.kind != SurvivorKind::kHeld) {
       verdict.leaked_bytes += s.size;
       ++verdict.leaked_blocks;
       shown.survivors.push_back(s);
+      grown.survivors.push_back(s);
     } else if (users(s, *rule)) {
       verdict.held_bytes += s.size;
       ++verdict.held_blocks;
-      if (mode == CheckMode::kStrict) {
-        Survivor as_growth = s;
-        as_growth.kind = SurvivorKind::kDirectLeak;  // strict: reachable growth counts too
-        shown.survivors.push_back(as_growth);
+      // Copied straight into the heap, whose copies forget_addresses zeroes: a copy on the stack
+      // would outlive this frame and hold the block on a retry.
+      grown.survivors.push_back(s);
+      grown.survivors.back().kind = SurvivorKind::kDirectLeak;
+      if (mode == CheckMode::kStrict) {  // strict: reachable growth counts too
+        shown.survivors.push_back(s);
+        shown.survivors.back().kind = SurvivorKind::kDirectLeak;
       }
     }
   }
+  verdict.growth = leak_report(grown, "growth");
   forget_addresses(found);
   forget_addresses(shown);
+  forget_addresses(grown);
   const std::int64_t expected = g_expected_blocks.load();
   if (expected >= 0) {  // the test leaks on purpose: only more than it said is a failure
     // At most, not exactly: a stale copy of a pointer can make a lost block look held, and a test
@@ -108,6 +114,37 @@ TestVerdict judge(Classification found, CheckMode mode) {
 CheckMode check_mode_from_environment() {
   static const CheckMode mode = read_mode();
   return mode;
+}
+
+void RepeatedRuns::record(const std::string& test, const TestVerdict& run) {
+  detail::UntracedScope untraced;  // bookkeeping across tests is not any test's growth
+  runs_[test].emplace_back(run.growth.total_bytes, run.growth.total_blocks);
+}
+
+LeakVerdict RepeatedRuns::verdict(const std::string& test) const {
+  const auto it = runs_.find(test);
+  if (it == runs_.end() || static_cast<int>(it->second.size()) <= warmup_) return LeakVerdict::kNoLeak;
+  int measured = 0, grew = 0;
+  for (std::size_t i = static_cast<std::size_t>(warmup_); i < it->second.size(); ++i) {
+    ++measured;
+    grew += (it->second[i].first > 0 || it->second[i].second > 0) ? 1 : 0;
+  }
+  return grew == measured ? LeakVerdict::kLeak : (grew == 0 ? LeakVerdict::kNoLeak : LeakVerdict::kSuspicious);
+}
+
+std::vector<std::int64_t> RepeatedRuns::growth_after_warmup(const std::string& test) const {
+  std::vector<std::int64_t> bytes;
+  const auto it = runs_.find(test);
+  if (it == runs_.end()) return bytes;
+  for (std::size_t i = static_cast<std::size_t>(warmup_); i < it->second.size(); ++i) bytes.push_back(it->second[i].first);
+  return bytes;
+}
+
+__attribute__((noinline)) void wipe_dead_stack() {
+  char wipe[16 * 1024];
+  std::memset(wipe, 0, sizeof wipe);
+  // The stores are otherwise dead, and the compiler removed them (and then the whole call).
+  asm volatile("" : : "r"(wipe) : "memory");
 }
 
 void skip_leak_check() { g_skip_test.store(true); }

@@ -150,6 +150,18 @@ TEST(GtestPlugin, OptOutsExpectedLeaksAndSuppressions) {
   std::remove(file.c_str());
 }
 
+TEST(GtestPlugin, RepeatedRunsCatchAGlobalContainerThatGrowsEveryRun) {
+  const auto single = run_sample("Repeat.*");
+  EXPECT_EQ(single.exit_code, 0) << "one run: the growth is reachable, not a leak\n" << single.output;
+  const auto repeated = run_sample("Repeat.*", "--gtest_repeat=4");
+  EXPECT_EQ(repeated.exit_code, 1) << repeated.output;
+  // Three runs after the first, each with its growth (the container's own buffer moves too).
+  EXPECT_TRUE(contains(repeated.output, "leakguard: growth in every repeated run after the first (+")) << repeated.output;
+  EXPECT_TRUE(contains(repeated.output, "g_registry.push_back(new int[64]);")) << "the site's source line\n" << repeated.output;
+  EXPECT_EQ(count(repeated.output, "[  FAILED  ] Repeat.GrowsAGlobalEveryRun ("), 1u) << "only its last run fails\n" << repeated.output;
+  EXPECT_FALSE(contains(repeated.output, "[  FAILED  ] Repeat.FillsALazyStaticOnce")) << repeated.output;
+}
+
 TEST(GtestPlugin, ListingTestsPrintsNothingElse) {
   const auto run = lgtest::run_command(std::string(LEAKGUARD_SAMPLE_TESTS) + " --gtest_list_tests 2>/dev/null");
   EXPECT_EQ(run.exit_code, 0);
@@ -157,7 +169,8 @@ TEST(GtestPlugin, ListingTestsPrintsNothingElse) {
             "Sample.\n  LeaksABuffer\n  CleansUp\n  FillsACache\n  FailsAndTracesWithoutLeaking\n"
             "Macros.\n  NoLeakPassesAndFails\n  AssertNoLeakStopsTheTest\n  MemoryWithin\n"
             "Threads.\n  ABlockFreedByABackgroundThreadSoonAfterTheTest\n"
-            "Opts.\n  SkipsItsCheck\n  LeaksTwoOnPurpose\n  AllowsOneButLeaksThree\n  LeaksInASuppressedFunction\n");
+            "Opts.\n  SkipsItsCheck\n  LeaksTwoOnPurpose\n  AllowsOneButLeaksThree\n  LeaksInASuppressedFunction\n"
+            "Repeat.\n  GrowsAGlobalEveryRun\n  FillsALazyStaticOnce\n");
 }
 
 }  // namespace
