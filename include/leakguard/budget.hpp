@@ -41,9 +41,10 @@ struct BudgetResult {
 };
 
 // Measures from construction to check(). Tracing must be on (std::logic_error otherwise).
-// A peak budget resets the traced peak (reset_peak()) and watches the traced total, so at most
-// one peak budget can be active at a time (a second throws std::logic_error). Budgets never throw
-// from their destructor.
+// A peak budget resets the traced peak (reset_peak()) and watches the traced total. Peak budgets
+// nest on one thread, as scopes do (a test's budget around an EXPECT_MEMORY_WITHIN): the innermost
+// one watches, and an outer one sees the inner ones' high points too. Budgets never throw from
+// their destructor.
 class LEAKGUARD_API MemoryBudget {
  public:
   MemoryBudget(BudgetKind kind, std::size_t budget_bytes);

@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <atomic>
+#include <mutex>
+#include <vector>
 
 #include "analysis/snapshot_filters.hpp"
 #include "core/tracer.hpp"
@@ -13,7 +15,41 @@
 
 namespace leakguard {
 namespace {
-std::atomic<bool> g_peak_budget_active{false};
+
+// A peak budget's hold on the trace table's one watch.
+struct PeakWatch {
+  std::int64_t threshold = 0;
+  // What the watch saw while an inner peak budget had it.
+  std::int64_t peak_while_suspended = 0;
+  std::optional<detail::Crossing> crossing;
+};
+
+// The peak budgets alive, innermost last. The innermost one owns the watch; the outer ones wait
+// with what they saw before it (a test's budget around an EXPECT_MEMORY_WITHIN).
+std::mutex g_peak_mutex;
+std::vector<PeakWatch*> g_peak_budgets;
+
+// The innermost budget hands the watch over: what it saw so far stays with it.
+void suspend(PeakWatch& w) {
+  detail::Crossing c = detail::end_watch();
+  w.peak_while_suspended = std::max(w.peak_while_suspended, static_cast<std::int64_t>(get_traced_memory().peak));
+  if (c.fired && !w.crossing) w.crossing = std::move(c);
+}
+
+// Takes the watch back; the peak counter keeps the inner budget's high point, which is ours too.
+void resume(PeakWatch& w) {
+  if (!w.crossing) detail::watch_total(static_cast<std::uint64_t>(w.threshold));
+}
+
+void pop(PeakWatch* w) {
+  std::lock_guard<std::mutex> lock(g_peak_mutex);
+  const auto it = std::find(g_peak_budgets.begin(), g_peak_budgets.end(), w);
+  if (it == g_peak_budgets.end()) return;
+  const bool innermost = it + 1 == g_peak_budgets.end();
+  g_peak_budgets.erase(it);
+  if (innermost && !g_peak_budgets.empty()) resume(*g_peak_budgets.back());
+}
+
 }  // namespace
 
 struct MemoryBudget::State {
@@ -22,21 +58,25 @@ struct MemoryBudget::State {
   std::int64_t start_bytes;
   Snapshot start;
   std::optional<BudgetResult> result;
+  PeakWatch peak;
 };
 
 MemoryBudget::MemoryBudget(BudgetKind kind, std::size_t budget_bytes) : state_(nullptr) {
   if (!is_tracing()) {
     throw std::logic_error("leakguard::MemoryBudget: tracing is off; start it (a leakguard::TraceScope will do)");
   }
-  if (kind == BudgetKind::kPeak && g_peak_budget_active.exchange(true)) {
-    throw std::logic_error("leakguard::MemoryBudget: another peak budget is active; they cannot nest");
-  }
   detail::UntracedScope untraced;  // the budget's own bookkeeping is not the code's memory
-  state_ = new State{kind, static_cast<std::int64_t>(budget_bytes), 0, take_snapshot(true, true), std::nullopt};
-  state_->start_bytes = static_cast<std::int64_t>(get_traced_memory().current);
+  state_ = new State{kind, static_cast<std::int64_t>(budget_bytes), 0, take_snapshot(true, true), std::nullopt, PeakWatch{}};
   if (kind == BudgetKind::kPeak) {
+    std::lock_guard<std::mutex> lock(g_peak_mutex);
+    if (!g_peak_budgets.empty()) suspend(*g_peak_budgets.back());
+    g_peak_budgets.push_back(&state_->peak);
+    state_->start_bytes = static_cast<std::int64_t>(get_traced_memory().current);
+    state_->peak.threshold = state_->start_bytes + state_->budget;
     reset_peak();
-    detail::watch_total(static_cast<std::uint64_t>(state_->start_bytes) + budget_bytes);
+    detail::watch_total(static_cast<std::uint64_t>(state_->peak.threshold));
+  } else {
+    state_->start_bytes = static_cast<std::int64_t>(get_traced_memory().current);
   }
 }
 
@@ -45,9 +85,12 @@ MemoryBudget::MemoryBudget(BudgetKind kind, std::string_view budget) : MemoryBud
 MemoryBudget::~MemoryBudget() {
   if (state_ == nullptr) return;
   if (state_->kind == BudgetKind::kPeak && !state_->result) {
-    detail::end_watch();
+    try {
+      check();  // ends the watch, and hands it back to the budget around this one
+    } catch (...) {
+      if (state_->kind == BudgetKind::kPeak) pop(&state_->peak);
+    }
   }
-  if (state_->kind == BudgetKind::kPeak) g_peak_budget_active.store(false);
   detail::UntracedScope untraced;
   delete state_;
 }
@@ -66,8 +109,17 @@ BudgetResult MemoryBudget::check() {
       r.report = growth_report(state_->start, take_snapshot(true, true), "net growth over budget");
     }
   } else {
-    const detail::Crossing crossing = detail::end_watch();
-    r.used = static_cast<std::int64_t>(peak) - state_->start_bytes;
+    detail::Crossing crossing;
+    std::int64_t high = static_cast<std::int64_t>(peak);
+    {
+      std::lock_guard<std::mutex> lock(g_peak_mutex);
+      const bool owns_watch = !g_peak_budgets.empty() && g_peak_budgets.back() == &state_->peak;
+      if (owns_watch) crossing = detail::end_watch();
+      if (state_->peak.crossing) crossing = std::move(*state_->peak.crossing);
+      high = std::max(high, state_->peak.peak_while_suspended);
+    }
+    pop(&state_->peak);
+    r.used = high - state_->start_bytes;
     r.exceeded = crossing.fired || r.used > r.budget;
     if (crossing.fired) {
       r.used = std::max(r.used, static_cast<std::int64_t>(crossing.total) - state_->start_bytes);

@@ -128,10 +128,50 @@ TEST(Budgets, MisuseIsRefused) {
   EXPECT_THROW(leakguard::MemoryBudget(leakguard::BudgetKind::kNet, 1), std::logic_error);  // tracing off
   leakguard::TraceScope scope;
   EXPECT_THROW(leakguard::MemoryBudget(leakguard::BudgetKind::kNet, "lots"), leakguard::BadSize);
-  leakguard::MemoryBudget outer(leakguard::BudgetKind::kPeak, 1);
-  EXPECT_THROW(leakguard::MemoryBudget(leakguard::BudgetKind::kPeak, 1), std::logic_error);
-  leakguard::MemoryBudget net_inside(leakguard::BudgetKind::kNet, 1);  // net ones may nest
-  EXPECT_FALSE(net_inside.check().exceeded);
+}
+
+// A test's peak budget around an EXPECT_MEMORY_WITHIN: each sees its own high point, and the
+// outer one also the inner one's.
+TEST(Budgets, PeakBudgetsNest) {
+  leakguard::TraceScope scope;
+  leakguard::MemoryBudget outer(leakguard::BudgetKind::kPeak, 100000);
+  void* before = std::malloc(30000);
+  keep(before);
+  std::free(before);
+  {
+    leakguard::MemoryBudget inner(leakguard::BudgetKind::kPeak, 50000);
+    void* big = std::malloc(60000);
+    keep(big);
+    std::free(big);
+    const leakguard::BudgetResult in = inner.check();
+    EXPECT_TRUE(in.exceeded);
+    EXPECT_GE(in.used, 60000);
+    ASSERT_TRUE(in.crossing.has_value());
+  }
+  void* after = std::malloc(120000);  // crosses the outer budget once the watch is back with it
+  keep(after);
+  std::free(after);
+  const leakguard::BudgetResult out = outer.check();
+  EXPECT_TRUE(out.exceeded);
+  EXPECT_GE(out.used, 120000);
+  EXPECT_LT(out.used, 130000);
+  ASSERT_TRUE(out.crossing.has_value());
+}
+
+TEST(Budgets, AnOuterPeakBudgetSeesTheInnerOnesHighPoint) {
+  leakguard::TraceScope scope;
+  leakguard::MemoryBudget outer(leakguard::BudgetKind::kPeak, 1000000);
+  {
+    leakguard::MemoryBudget inner(leakguard::BudgetKind::kPeak, 1000000);
+    void* big = std::malloc(200000);
+    keep(big);
+    std::free(big);
+    EXPECT_FALSE(inner.check().exceeded);
+  }
+  const leakguard::BudgetResult out = outer.check();
+  EXPECT_FALSE(out.exceeded);
+  EXPECT_GE(out.used, 200000);
+  EXPECT_LT(out.used, 210000);
 }
 
 TEST(Budgets, AnUncheckedBudgetEndsQuietly) {
