@@ -9,6 +9,7 @@
 #include <string>
 #include <thread>
 
+#include "analysis/test_wishes.hpp"
 #include "core/tracer.hpp"
 #include "leakguard/suppressions.hpp"
 #include "snapshot/attribution_rule.hpp"
@@ -56,6 +57,7 @@ const Suppressions& suppressions() {
 // What the running test said about itself (skip_leak_check, expect_leaked_blocks).
 std::atomic<bool> g_skip_test{false};
 std::atomic<std::int64_t> g_expected_blocks{-1};
+std::atomic<std::int64_t> g_net_budget{-1};
 
 // A check's copies of block addresses outlive it in freed heap memory, which the next scan reads
 // (the heap outside traced blocks is a root): a retry would then find the lost block "held" by
@@ -147,16 +149,24 @@ __attribute__((noinline)) void wipe_dead_stack() {
   asm volatile("" : : "r"(wipe) : "memory");
 }
 
+namespace detail {
+bool test_skipped() { return g_skip_test.load(); }
+std::int64_t test_net_budget() { return g_net_budget.load(); }
+void set_test_net_budget(std::int64_t bytes) { g_net_budget.store(bytes); }
+void forget_test_wishes() {
+  g_skip_test.store(false);
+  g_expected_blocks.store(-1);
+  g_net_budget.store(-1);
+}
+}  // namespace detail
+
 void skip_leak_check() { g_skip_test.store(true); }
 void expect_leaked_blocks(std::size_t blocks) { g_expected_blocks.store(static_cast<std::int64_t>(blocks)); }
 
 TestVerdict finish_test_window(const Checkpoint& window, CheckMode mode) {
   // What the test said about itself holds for this window only.
   struct ForgetTestWishes {
-    ~ForgetTestWishes() {
-      g_skip_test.store(false);
-      g_expected_blocks.store(-1);
-    }
+    ~ForgetTestWishes() { detail::forget_test_wishes(); }
   } forget;
   if (mode == CheckMode::kOff || g_skip_test.load()) return {};
   detail::UntracedScope untraced;  // the verdict's own memory must not be judged on the retry

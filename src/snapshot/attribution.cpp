@@ -32,12 +32,21 @@ bool starts_with_any(const std::vector<std::string>& prefixes, const std::string
   return false;
 }
 
+// leakguard's own sources (src/*, from this file's place in them): a leakguard frame built with
+// debug info is matched by its file name, never by its namespace.
+std::string leakguard_sources() {
+  const std::string here = __FILE__;  // .../src/snapshot/attribution.cpp
+  const std::size_t snapshot_dir = here.rfind('/');
+  const std::size_t src_dir = snapshot_dir == std::string::npos ? std::string::npos : here.rfind('/', snapshot_dir - 1);
+  return src_dir == std::string::npos ? "*/src/snapshot/*" : here.substr(0, src_dir) + "/*";
+}
+
 }  // namespace
 
 AttributionRule AttributionRule::defaults() {
   AttributionRule r;
   r.system_files = {"/usr/include/*", "/usr/lib/gcc/*", "/usr/local/include/*", "*/include/c++/*",
-                    "*/include/leakguard/*"};
+                    "*/include/leakguard/*", leakguard_sources()};
   r.system_modules = {"*/libc.so*",   "*/libc-*",      "*/libstdc++.so*", "*/libgcc_s.so*",
                       "*/libm.so*",   "*/ld-linux*",   "*/libpthread*",   "*/libdl.so*",
                       "*linux-vdso*", "*/libleakguard*"};

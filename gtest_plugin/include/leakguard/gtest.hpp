@@ -36,11 +36,6 @@
 #pragma once
 #include <gtest/gtest.h>
 
-#include <cstddef>
-#include <string>
-#include <string_view>
-#include <type_traits>
-
 #include <leakguard/leakguard.hpp>
 
 namespace leakguard::gtest {
@@ -48,51 +43,14 @@ namespace leakguard::gtest {
 // Appends the listener to GoogleTest's listeners. Call it once, after InitGoogleTest.
 void install();
 
-namespace detail {
-
-// Calls fn(arg) well below the caller's frame, so that what the statement leaves in its dead
-// frames lies below the stack the check scans afterwards (a stale pointer there would make a
-// lost block look held).
-void run_deep(void (*fn)(void*), void* arg);
-
-// Runs a statement and says whether it left definite leaks; message() is the report.
-class NoLeakCheck {
- public:
-  template <class Fn>
-  bool run(Fn&& fn) {
-    Checkpoint start;
-    run_deep([](void* f) { (*static_cast<std::remove_reference_t<Fn>*>(f))(); }, &fn);
-    return passed_after(start);
-  }
-  const std::string& message() const { return message_; }
-
- private:
-  bool passed_after(const Checkpoint& start);
-  std::string message_;
-};
-
-// Runs a statement under a MemoryBudget and says whether it held.
-class BudgetCheck {
- public:
-  template <class Limit, class Fn>
-  bool run(BudgetKind kind, Limit limit, Fn&& fn) {
-    MemoryBudget budget(kind, limit);
-    fn();
-    const BudgetResult result = budget.check();
-    message_ = result.message();
-    return !result.exceeded;
-  }
-  const std::string& message() const { return message_; }
-
- private:
-  std::string message_;
-};
-
-}  // namespace detail
 }  // namespace leakguard::gtest
 
-#define LEAKGUARD_SKIP_LEAK_CHECK() ::leakguard::skip_leak_check()
-#define EXPECT_LEAKS(blocks) ::leakguard::expect_leaked_blocks(blocks)
+#define EXPECT_LEAKS(blocks) LEAKGUARD_EXPECT_LEAKS(blocks)
+#define LEAKGUARD_SKIP_LEAK_CHECK_SUITE(suite)                                              \
+  static const bool LEAKGUARD_GTEST_CAT_(lg_skip_suite_, __LINE__) [[maybe_unused]] = \
+      (::leakguard::skip_leak_checks_for(#suite ".*:*/" #suite ".*"), true)
+#define LEAKGUARD_GTEST_CAT_(a, b) LEAKGUARD_GTEST_CAT2_(a, b)
+#define LEAKGUARD_GTEST_CAT2_(a, b) a##b
 
 #define LEAKGUARD_GTEST_CHECK_(check, call, fail)                                              \
   switch (0)                                                                                    \
@@ -104,24 +62,24 @@ class BudgetCheck {
       fail(lg_gtest_check_.message().c_str())
 
 #define EXPECT_NO_LEAK(...)                                                                         \
-  LEAKGUARD_GTEST_CHECK_(::leakguard::gtest::detail::NoLeakCheck, run([&] { __VA_ARGS__; }), \
+  LEAKGUARD_GTEST_CHECK_(::leakguard::detail::NoLeakCheck, run([&] { __VA_ARGS__; }), \
                          GTEST_NONFATAL_FAILURE_)
 #define ASSERT_NO_LEAK(...)                                                                         \
-  LEAKGUARD_GTEST_CHECK_(::leakguard::gtest::detail::NoLeakCheck, run([&] { __VA_ARGS__; }), \
+  LEAKGUARD_GTEST_CHECK_(::leakguard::detail::NoLeakCheck, run([&] { __VA_ARGS__; }), \
                          GTEST_FATAL_FAILURE_)
 #define EXPECT_MEMORY_WITHIN(limit, ...)                                                        \
-  LEAKGUARD_GTEST_CHECK_(::leakguard::gtest::detail::BudgetCheck,                               \
+  LEAKGUARD_GTEST_CHECK_(::leakguard::detail::BudgetCheck,                               \
                          run(::leakguard::BudgetKind::kPeak, limit, [&] { __VA_ARGS__; }),       \
                          GTEST_NONFATAL_FAILURE_)
 #define ASSERT_MEMORY_WITHIN(limit, ...)                                                        \
-  LEAKGUARD_GTEST_CHECK_(::leakguard::gtest::detail::BudgetCheck,                               \
+  LEAKGUARD_GTEST_CHECK_(::leakguard::detail::BudgetCheck,                               \
                          run(::leakguard::BudgetKind::kPeak, limit, [&] { __VA_ARGS__; }),       \
                          GTEST_FATAL_FAILURE_)
 #define EXPECT_NET_MEMORY_WITHIN(limit, ...)                                                    \
-  LEAKGUARD_GTEST_CHECK_(::leakguard::gtest::detail::BudgetCheck,                               \
+  LEAKGUARD_GTEST_CHECK_(::leakguard::detail::BudgetCheck,                               \
                          run(::leakguard::BudgetKind::kNet, limit, [&] { __VA_ARGS__; }),        \
                          GTEST_NONFATAL_FAILURE_)
 #define ASSERT_NET_MEMORY_WITHIN(limit, ...)                                                    \
-  LEAKGUARD_GTEST_CHECK_(::leakguard::gtest::detail::BudgetCheck,                               \
+  LEAKGUARD_GTEST_CHECK_(::leakguard::detail::BudgetCheck,                               \
                          run(::leakguard::BudgetKind::kNet, limit, [&] { __VA_ARGS__; }),        \
                          GTEST_FATAL_FAILURE_)
