@@ -2,16 +2,18 @@
 // scan of the roots and the reachable heap (see classify.hpp for what is scanned and why).
 #include "leakguard/classify.hpp"
 
+#include <fcntl.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <charconv>
 #include <cerrno>
 #include <cstring>
-#include <fstream>
 #include <mutex>
-#include <sstream>
 #include <stdexcept>
+#include <string>
+#include <string_view>
 #include <unordered_map>
 
 #include "analysis/raw_array.hpp"
@@ -40,26 +42,68 @@ std::size_t collect_heap(RawArray<RawTrace>* out) {
 
 struct Region {
   std::uintptr_t lo, hi;
-  std::string what;
+  char what[80];  // the mapping's path, or "anonymous"
 };
 
-// Every readable and writable mapping but the kernel's own pages.
-std::vector<Region> writable_mappings() {
-  std::vector<Region> regions;
-  std::ifstream maps("/proc/self/maps");
-  for (std::string line; std::getline(maps, line);) {
-    std::istringstream in(line);
-    std::string range, perms, offset, dev, inode, path;
-    in >> range >> perms >> offset >> dev >> inode;
-    std::getline(in >> std::ws, path);
+// Every readable and writable mapping but the kernel's own pages, read without the malloc heap:
+// the scan reads the heap, and memory the scan itself took from it would hold stale data (a
+// reused chunk's old contents) that it then counted as references.
+// `text` holds the file; the caller keeps it (and `out`) until the scan is done, since the
+// mappings listed include its own.
+std::size_t writable_mappings(RawArray<char>& text, RawArray<Region>* out) {
+  if (text.size() == 0) text.resize(64 * 1024);
+  std::size_t length = 0;
+  for (;;) {
+    const int fd = ::open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return 0;
+    length = 0;
+    ssize_t got;
+    while ((got = ::read(fd, text.data() + length, text.size() - length)) > 0) {
+      length += static_cast<std::size_t>(got);
+      if (length == text.size()) break;
+    }
+    ::close(fd);
+    if (length < text.size()) break;
+    text.resize(text.size() * 2);  // the file did not fit: read it again, whole
+  }
+  std::size_t n = 0;
+  for (std::size_t at = 0; at < length;) {
+    std::size_t eol = at;
+    while (eol < length && text[eol] != '\n') ++eol;
+    const std::string_view line(text.data() + at, eol - at);
+    at = eol + 1;
+    // lo-hi perms offset dev inode path
+    std::size_t field = 0, pos = 0;
+    std::string_view fields[6];
+    while (field < 5 && pos < line.size()) {
+      while (pos < line.size() && line[pos] == ' ') ++pos;
+      const std::size_t begin = pos;
+      while (pos < line.size() && line[pos] != ' ') ++pos;
+      fields[field++] = line.substr(begin, pos - begin);
+    }
+    while (pos < line.size() && line[pos] == ' ') ++pos;
+    const std::string_view path = line.substr(std::min(pos, line.size()));
+    const std::string_view perms = fields[1];
     if (perms.size() < 2 || perms[0] != 'r' || perms[1] != 'w') continue;
     if (path == "[vvar]" || path == "[vsyscall]" || path == "[vdso]") continue;
-    const auto dash = range.find('-');
-    if (dash == std::string::npos) continue;
-    regions.push_back(Region{std::stoull(range.substr(0, dash), nullptr, 16),
-                             std::stoull(range.substr(dash + 1), nullptr, 16), path.empty() ? "anonymous" : path});
+    const std::size_t dash = fields[0].find('-');
+    if (dash == std::string_view::npos) continue;
+    Region r{};
+    const std::string_view lo = fields[0].substr(0, dash), hi = fields[0].substr(dash + 1);
+    if (std::from_chars(lo.data(), lo.data() + lo.size(), r.lo, 16).ec != std::errc() ||
+        std::from_chars(hi.data(), hi.data() + hi.size(), r.hi, 16).ec != std::errc()) {
+      continue;
+    }
+    const std::string_view what = path.empty() ? std::string_view("anonymous") : path;
+    std::memcpy(r.what, what.data(), std::min(what.size(), sizeof r.what - 1));
+    if (n == out->size()) {
+      RawArray<Region> bigger(out->size() * 2 + 64);
+      std::copy(out->begin(), out->begin() + n, bigger.begin());
+      *out = std::move(bigger);
+    }
+    (*out)[n++] = r;
   }
-  return regions;
+  return n;
 }
 
 // Reads another part of this process's memory without faulting if it went away (a thread that
@@ -140,14 +184,15 @@ class Scan {
     for (std::size_t i = 0; i < n_; ++i) hi_ = std::max<std::uintptr_t>(hi_, blocks_[i].addr + blocks_[i].size);
   }
 
-  // The block a word points into (or one past the end of), or n.
+  // The block a word points into, or n. Not one past its end, as in LSan: that address is the
+  // next chunk's header, which glibc's free lists and arena point to all the time.
   std::size_t block_at(std::uintptr_t w) const {
     if (w < lo_ || w > hi_) return n_;
     const RawTrace* first = blocks_.begin();
     const RawTrace* it = std::upper_bound(first, first + n_, w, [](std::uintptr_t v, const RawTrace& t) { return v < t.addr; });
     if (it == first) return n_;
     --it;
-    return w <= it->addr + it->size ? static_cast<std::size_t>(it - first) : n_;
+    return w < it->addr + it->size || w == it->addr ? static_cast<std::size_t>(it - first) : n_;
   }
 
   // Marks what the words of [lo, hi) reach. False when the range could not be read.
@@ -309,22 +354,89 @@ Classification Classifier::run(const Checkpoint& since, std::uintptr_t stack_flo
     if (lo < hi) ok = scan.scan_root(lo, hi) && ok;
     if (!ok) {
       all_read = false;
-      result.notes.push_back("could not read all of " + region.what);
+      result.notes.push_back(std::string("could not read all of ") + region.what);
     }
   };
-  for (const Region& region : writable_mappings()) {
+  // The gap [lo, hi) after traced block `prev` in a malloc heap: glibc's chunks follow it, and
+  // a free chunk holds no live pointer, only stale ones (freed nodes, the symbolizer's freed
+  // buffers) that would make a lost block look held. So the gap is walked chunk by chunk and only
+  // chunks in use are scanned. Chunks in glibc's tcache and fast bins still read as in use, and
+  // are scanned. Anything that does not parse as chunks is scanned whole.
+  auto scan_heap_gap = [&](const RawTrace& prev, std::uintptr_t lo, std::uintptr_t hi, bool block_follows,
+                           const Region& region) {
+    constexpr std::uintptr_t kWord = sizeof(std::uintptr_t);
+    constexpr std::uintptr_t kInUse = 1, kMapped = 2, kFlags = 7;
+    std::uintptr_t header[2];
+    const std::uintptr_t prev_chunk = prev.addr - 2 * kWord;
+    if (!read_memory(prev_chunk, header, sizeof header) || (header[1] & kMapped) != 0) {
+      scan_root(lo, hi, region);
+      return;
+    }
+    std::uintptr_t chunk = prev_chunk + (header[1] & ~kFlags);
+    // Where the next traced block's chunk begins, or the end of the mapping.
+    const std::uintptr_t end = block_follows ? hi - 2 * kWord : hi;
+    if (chunk < lo - kWord || chunk > end) {  // not glibc's layout: scan it all
+      scan_root(lo, hi, region);
+      return;
+    }
+    while (chunk < end) {
+      std::uintptr_t size_word = 0;
+      if (!read_memory(chunk + kWord, &size_word, kWord)) break;
+      const std::uintptr_t size = size_word & ~kFlags;
+      if (size < 4 * kWord || size % (2 * kWord) != 0 || (size_word & kMapped) != 0) break;
+      const std::uintptr_t next = chunk + size;
+      if (!block_follows && next + 2 * kWord > hi) {  // it runs to the mapping's end: the top chunk, free
+        chunk = end;
+        break;
+      }
+      if (next > end) break;
+      std::uintptr_t next_size_word = 0;
+      if (!read_memory(next + kWord, &next_size_word, kWord)) break;
+      // An in-use chunk's data runs into the next chunk's prev_size word.
+      if ((next_size_word & kInUse) != 0) scan_root(chunk + 2 * kWord, std::min(next + kWord, hi), region);
+      chunk = next;
+    }
+    if (chunk != end) scan_root(std::max(lo, chunk), hi, region);  // lost the thread: scan the rest whole
+  };
+  RawArray<char> maps_text;
+  RawArray<Region> regions(256);
+  const std::size_t region_count = writable_mappings(maps_text, &regions);
+  if (region_count == 0) {
+    all_read = false;
+    result.notes.push_back("could not read /proc/self/maps");
+  }
+  for (std::size_t r = 0; r < region_count; ++r) {
+    const Region& region = regions[r];
     std::uintptr_t lo = region.lo;
     const std::uintptr_t hi = region.hi;
     if (lo <= stack_floor && stack_floor < hi) lo = stack_floor;
     // The traced blocks inside [lo, hi), in address order: scan the gaps between them.
     const RawTrace* b = std::upper_bound(blocks.begin(), blocks.begin() + n, lo,
                                          [](std::uintptr_t v, const RawTrace& t) { return v < t.addr; });
-    if (b != blocks.begin() && (b - 1)->addr + (b - 1)->size > lo) lo = (b - 1)->addr + (b - 1)->size;
+    const RawTrace* prev = nullptr;
+    if (b != blocks.begin() && (b - 1)->addr + (b - 1)->size > lo) {
+      prev = b - 1;
+      lo = prev->addr + prev->size;
+    }
     for (; b != blocks.begin() + n && b->addr < hi; ++b) {
-      if (b->addr > lo) scan_root(lo, std::min<std::uintptr_t>(b->addr, hi), region);
+      if (b->addr > lo) {
+        const std::uintptr_t gap_hi = std::min<std::uintptr_t>(b->addr, hi);
+        if (prev != nullptr && gap_hi == b->addr) {
+          scan_heap_gap(*prev, lo, gap_hi, true, region);
+        } else {
+          scan_root(lo, gap_hi, region);
+        }
+      }
+      if (b->addr + b->size >= lo) prev = b;
       lo = std::max<std::uintptr_t>(lo, b->addr + b->size);
     }
-    if (lo < hi) scan_root(lo, hi, region);
+    if (lo < hi) {
+      if (prev != nullptr) {
+        scan_heap_gap(*prev, lo, hi, false, region);
+      } else {
+        scan_root(lo, hi, region);
+      }
+    }
   }
   for (const IgnoredBlock& ignored : ignored_blocks()) {
     const std::size_t b = scan.index_of(ignored.addr);

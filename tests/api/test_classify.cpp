@@ -20,8 +20,9 @@ using leakguard::SurvivorKind;
 // Dead stack frames keep stale pointers, which the conservative scan would count (erring toward
 // "held"). The tests allocate deep down and wipe that stack before classifying.
 __attribute__((noinline)) void scrub_stack() {
-  volatile char wipe[32 * 1024];
-  std::memset(const_cast<char*>(wipe), 0, sizeof wipe);
+  char wipe[32 * 1024];
+  std::memset(wipe, 0, sizeof wipe);
+  asm volatile("" : : "r"(wipe) : "memory");  // or the compiler drops the dead stores
 }
 
 template <class Fn>
@@ -76,6 +77,50 @@ TEST_F(Classify, APointerOverwrittenIsADirectLeakWithItsTraceback) {
   EXPECT_EQ(c.definite_bytes, 512u);
   EXPECT_EQ(c.held_bytes, 0u);
   std::free(reinterpret_cast<void*>(g_lost_address ^ 0x5555));
+}
+
+std::uintptr_t g_end_pointer = 0;
+
+// One past a block's end is the next chunk's header, which glibc's own lists point to: no
+// reference to the block, as in LSan.
+TEST_F(Classify, APointerJustPastTheEndDoesNotHoldTheBlock) {
+  leakguard::Checkpoint start;
+  deep(20, [] {
+    char* p = static_cast<char*>(std::malloc(4000));
+    keep(p);
+    g_end_pointer = reinterpret_cast<std::uintptr_t>(p + 4000);
+  });
+  scrub_stack();
+  const auto c = leakguard::classify_survivors(start);
+  ASSERT_EQ(c.survivors.size(), 1u);
+  EXPECT_EQ(c.survivors[0].kind, SurvivorKind::kDirectLeak) << (c.notes.empty() ? "" : c.notes[0]);
+  std::free(reinterpret_cast<void*>(g_end_pointer - 4000));
+}
+
+std::uintptr_t g_freed_holder_lost = 0;
+
+// A pointer left in memory that was freed is stale: a free chunk of glibc's heap is not a root.
+// (Chunks that glibc keeps in its per-thread cache still read as in use, and are scanned.)
+TEST_F(Classify, APointerLeftInFreedHeapMemoryDoesNotHoldTheBlock) {
+  std::vector<void*> neighbours;  // traced blocks around the freed one, so the heap is walked there
+  leakguard::Checkpoint start;
+  deep(20, [&neighbours] {
+    neighbours.push_back(std::malloc(64));
+    auto** holder = static_cast<std::uintptr_t**>(std::malloc(8192));  // beyond the tcache's sizes
+    neighbours.push_back(std::malloc(64));
+    std::memset(holder, 0, 8192);
+    void* lost = std::malloc(700);
+    keep(lost);
+    for (int i = 16; i < 32; ++i) holder[i] = static_cast<std::uintptr_t*>(lost);
+    g_freed_holder_lost = reinterpret_cast<std::uintptr_t>(lost) ^ 0x5555;
+    keep(holder);
+    std::free(holder);
+  });
+  scrub_stack();
+  const auto c = leakguard::classify_survivors(start);
+  EXPECT_EQ(kind_of(c, g_freed_holder_lost ^ 0x5555), SurvivorKind::kDirectLeak) << (c.notes.empty() ? "" : c.notes[0]);
+  std::free(reinterpret_cast<void*>(g_freed_holder_lost ^ 0x5555));
+  for (void* p : neighbours) std::free(p);
 }
 
 std::uintptr_t g_vector_obj = 0, g_vector_buf = 0;
