@@ -3,11 +3,19 @@
 #include <gtest/gtest.h>
 #include <leakguard/gtest.hpp>
 
+#include <dlfcn.h>
+#include <malloc.h>
+
 #include <chrono>
 #include <cstdlib>
+#include <ctime>
+#include <iostream>
+#include <locale>
 #include <map>
+#include <stdexcept>
 #include <string>
 #include <thread>
+#include <type_traits>
 #include <vector>
 
 namespace {
@@ -16,7 +24,9 @@ int g_leak_line = 0;
 
 // The leaked blocks of these samples are large enough for glibc to map them on their own: a small
 // block carved from reused heap memory can be named by stale data there, which the conservative
-// scan counts (erring toward "held"), and the self-tests must not depend on heap layout.
+// scan counts (erring toward "held"), and the self-tests must not depend on heap layout. glibc
+// raises its mmap threshold each time a mapped block is freed; fixing it keeps these mapped.
+const bool g_mapped_leaks = ::mallopt(M_MMAP_THRESHOLD, 128 * 1024) == 1;
 __attribute__((noinline)) void lose_a_buffer() {
   char* buffer = new char[256 * 1024]; g_leak_line = __LINE__;
   buffer[0] = 'x';
@@ -152,5 +162,127 @@ std::vector<int>& lazy_table() {
 }
 
 TEST(Repeat, FillsALazyStaticOnce) { EXPECT_EQ(lazy_table().size(), 512u); }
+
+}  // namespace
+
+namespace {
+
+std::vector<std::vector<char>*> g_kept;  // reachable growth: only a budget or strict mode sees it
+
+int g_budget_line = 0;
+
+TEST(Budget, NetGrowthOverTheTestsBudget) {
+  LEAKGUARD_TEST_NET_BUDGET("64 KiB");
+  g_kept.push_back(new std::vector<char>(200 * 1024)); g_budget_line = __LINE__;
+  std::printf("net budget line %d\n", g_budget_line);
+}
+
+TEST(Budget, NetGrowthWithinTheTestsBudget) {
+  LEAKGUARD_TEST_NET_BUDGET(512 * 1024);
+  g_kept.push_back(new std::vector<char>(200 * 1024));
+}
+
+TEST(Budget, PeakOverTheTestsBudget) {
+  LEAKGUARD_TEST_PEAK_BUDGET("1 MiB");
+  std::vector<char> big(2 * 1024 * 1024); g_budget_line = __LINE__;
+  keep(big.data());
+  std::printf("peak budget line %d\n", g_budget_line);
+}
+
+// The test's budget holds around a statement's own, tighter one, which fails on its own.
+TEST(Budget, PeakWithinTheTestsBudgetAroundAMemoryWithin) {
+  LEAKGUARD_TEST_PEAK_BUDGET("4 MiB");
+  EXPECT_MEMORY_WITHIN("1 MiB", { std::vector<char> half(512 * 1024); keep(half.data()); });
+  EXPECT_MEMORY_WITHIN("1 MiB", { std::vector<char> two(2 * 1024 * 1024); keep(two.data()); });
+}
+
+// A whole suite opted out in code, and the scoped escape hatches inside a checked test.
+LEAKGUARD_SKIP_LEAK_CHECK_SUITE(Unchecked);
+
+TEST(Unchecked, LeaksFreely) { leak_blocks(1); }
+
+TEST(Opts, IgnoresAnObject) {
+  char* on_purpose = new char[180 * 1024];
+  leakguard::ignore_object(on_purpose);
+  keep(on_purpose);
+}
+
+TEST(Opts, LeaksInsideAnUntracedScope) {
+  leakguard::ScopedUntraced untraced;
+  leak_blocks(1);
+}
+
+}  // namespace
+
+namespace {
+
+// What the runtime and GoogleTest allocate for themselves on first use, once per process. None of
+// it fails a test, in any mode.
+TEST(Noise, RuntimeAndFrameworkFirstUse) {
+  std::cout << "iostreams " << 1.5 << std::endl;
+  std::cerr.imbue(std::locale::classic());
+  try {
+    throw std::runtime_error("thrown and caught");
+  } catch (const std::exception& e) {
+    EXPECT_STREQ(e.what(), "thrown and caught");
+  }
+  ::tzset();
+  std::time_t now = std::time(nullptr);
+  std::tm parts{};
+  ::localtime_r(&now, &parts);
+  char when[64];
+  std::strftime(when, sizeof when, "%c", &parts);
+  if (void* m = ::dlopen("libm.so.6", RTLD_NOW)) ::dlclose(m);
+  RecordProperty("a_property", "its value");
+  SCOPED_TRACE("a trace");
+  EXPECT_EQ(::testing::PrintToString(std::vector<int>{1, 2, 3}), "{ 1, 2, 3 }");
+  std::printf("printed %s\n", ::testing::PrintToString(std::map<int, std::string>{{1, "one"}}).c_str());
+}
+
+}  // namespace
+
+namespace {
+
+TEST(Edge, LeaksThenSkips) {
+  leak_blocks(1);
+  GTEST_SKIP() << "skipped: not judged";
+}
+
+TEST(Edge, ThrowsOutOfTheTest) {
+  std::vector<int> v(100);
+  throw std::runtime_error("out of the test");
+}
+
+TEST(Edge, DiesInAChildThatLeaks) {
+  EXPECT_DEATH(
+      {
+        leak_blocks(1);
+        std::fprintf(stderr, "dying now\n");
+        std::abort();
+      },
+      "dying now");
+}
+
+TEST(Edge, LeaksAfterADeathTest) {
+  EXPECT_DEATH(std::abort(), "");
+  leak_blocks(1);
+}
+
+class Sizes : public ::testing::TestWithParam<int> {};
+
+TEST_P(Sizes, LeaksOnlyForTwo) {
+  if (GetParam() == 2) leak_blocks(1);
+}
+
+INSTANTIATE_TEST_SUITE_P(Each, Sizes, ::testing::Values(1, 2, 3));
+
+template <class T>
+class Typed : public ::testing::Test {};
+using Types = ::testing::Types<int, double>;
+TYPED_TEST_SUITE(Typed, Types);
+
+TYPED_TEST(Typed, LeaksForDoubleOnly) {
+  if (std::is_same_v<TypeParam, double>) leak_blocks(1);
+}
 
 }  // namespace

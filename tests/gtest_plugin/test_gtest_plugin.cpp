@@ -4,8 +4,10 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <string>
+#include <vector>
 
 #include "../robustness/run_command.hpp"
 
@@ -170,7 +172,146 @@ TEST(GtestPlugin, ListingTestsPrintsNothingElse) {
             "Macros.\n  NoLeakPassesAndFails\n  AssertNoLeakStopsTheTest\n  MemoryWithin\n"
             "Threads.\n  ABlockFreedByABackgroundThreadSoonAfterTheTest\n"
             "Opts.\n  SkipsItsCheck\n  LeaksTwoOnPurpose\n  AllowsOneButLeaksThree\n  LeaksInASuppressedFunction\n"
-            "Repeat.\n  GrowsAGlobalEveryRun\n  FillsALazyStaticOnce\n");
+            "  IgnoresAnObject\n  LeaksInsideAnUntracedScope\n"
+            "Repeat.\n  GrowsAGlobalEveryRun\n  FillsALazyStaticOnce\n"
+            "Budget.\n  NetGrowthOverTheTestsBudget\n  NetGrowthWithinTheTestsBudget\n  PeakOverTheTestsBudget\n"
+            "  PeakWithinTheTestsBudgetAroundAMemoryWithin\n"
+            "Unchecked.\n  LeaksFreely\n"
+            "Noise.\n  RuntimeAndFrameworkFirstUse\n"
+            "Edge.\n  LeaksThenSkips\n  ThrowsOutOfTheTest\n  DiesInAChildThatLeaks\n  LeaksAfterADeathTest\n"
+            "Typed/0.  # TypeParam = int\n  LeaksForDoubleOnly\n"
+            "Typed/1.  # TypeParam = double\n  LeaksForDoubleOnly\n"
+            "Each/Sizes.\n  LeaksOnlyForTwo/0  # GetParam() = 1\n  LeaksOnlyForTwo/1  # GetParam() = 2\n"
+            "  LeaksOnlyForTwo/2  # GetParam() = 3\n");
+}
+
+// The names of the tests GoogleTest reported as failed, in the order of its summary.
+std::vector<std::string> failed_tests(const std::string& output) {
+  std::vector<std::string> names;
+  const std::string mark = "[  FAILED  ] ";
+  const auto summary = output.find(" listed below:\n");
+  if (summary == std::string::npos) return names;
+  for (auto at = output.find(mark, summary); at != std::string::npos; at = output.find(mark, at + 1)) {
+    const auto end = output.find_first_of(",\n", at);
+    names.push_back(output.substr(at + mark.size(), end - at - mark.size()));
+  }
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+TEST(GtestPlugin, BudgetsPerTestAndFromTheEnvironment) {
+  const auto run = run_sample("Budget.*");
+  EXPECT_EQ(run.exit_code, 1) << run.output;
+  const std::vector<std::string> expected = {"Budget.NetGrowthOverTheTestsBudget", "Budget.PeakOverTheTestsBudget",
+                                             "Budget.PeakWithinTheTestsBudgetAroundAMemoryWithin"};
+  EXPECT_EQ(failed_tests(run.output), expected) << run.output;
+  // The net budget fails reachable growth at the allocating line; the peak one at the crossing.
+  EXPECT_TRUE(contains(run.output, "sample_tests.cpp:" + printed_line(run.output, "net budget line ") +
+                                       ": Failure\nleakguard: net growth over the test's budget: +200.0 KiB"))
+      << run.output;
+  EXPECT_TRUE(contains(run.output, "sample_tests.cpp:" + printed_line(run.output, "peak budget line ") +
+                                       ": Failure\nleakguard: peak over budget: +2.0 MiB in +1 block (budget 1.0 MiB)"))
+      << run.output;
+  // Around a statement's tighter budget, only the statement's fails.
+  EXPECT_EQ(count(run.output, "(budget 4.0 MiB)"), 0u) << run.output;
+
+  // From the environment, for every test; a test's own budget replaces it.
+  const auto net = run_sample("Sample.FillsACache:Budget.NetGrowthWithinTheTestsBudget", "",
+                              "fail LEAKGUARD_NET_BUDGET=16B");
+  EXPECT_EQ(failed_tests(net.output), std::vector<std::string>{"Sample.FillsACache"}) << net.output;
+  EXPECT_TRUE(contains(net.output, "leakguard: net growth over the test's budget: ")) << net.output;
+  const auto peak = run_sample("Sample.CleansUp:Macros.MemoryWithin", "", "fail LEAKGUARD_PEAK_BUDGET=2KiB");
+  EXPECT_TRUE(contains(peak.output, "(budget 2.0 KiB)")) << peak.output;
+  EXPECT_EQ(count(peak.output, "[  FAILED  ] Sample.CleansUp ("), 1u) << peak.output;
+  const auto bad = run_sample("Sample.CleansUp", "", "fail LEAKGUARD_NET_BUDGET=lots");
+  EXPECT_EQ(bad.exit_code, 0) << bad.output;
+  EXPECT_TRUE(contains(bad.output, "leakguard: LEAKGUARD_NET_BUDGET='lots' is not a size (")) << bad.output;
+}
+
+TEST(GtestPlugin, SuiteAndNameOptOutsAndScopedEscapes) {
+  const auto run = run_sample("Unchecked.*:Opts.IgnoresAnObject:Opts.LeaksInsideAnUntracedScope");
+  EXPECT_EQ(run.exit_code, 0) << run.output;
+  EXPECT_FALSE(contains(run.output, "leakguard:")) << run.output;
+  const auto by_name = run_sample("Sample.LeaksABuffer", "", "fail LEAKGUARD_SKIP=Other.*:Sample.Leaks*");
+  EXPECT_EQ(by_name.exit_code, 0) << by_name.output;
+}
+
+TEST(GtestPlugin, RuntimeAndFrameworkNoiseNeverFails) {
+  for (const char* mode : {"fail", "strict"}) {
+    const auto run = run_sample("Noise.*", "", mode);
+    EXPECT_EQ(run.exit_code, 0) << mode << "\n" << run.output;
+    EXPECT_FALSE(contains(run.output, "leakguard:")) << mode << "\n" << run.output;
+  }
+}
+
+// Strict: any growth of the user's fails, the lazy static's too.
+TEST(GtestPlugin, StrictModeFailsAGlobalContainerThatGrowsInASingleRun) {
+  const auto run = run_sample("Repeat.*", "", "strict");
+  const std::vector<std::string> expected = {"Repeat.FillsALazyStaticOnce", "Repeat.GrowsAGlobalEveryRun"};
+  EXPECT_EQ(failed_tests(run.output), expected) << run.output;
+  EXPECT_TRUE(contains(run.output, "leakguard: growth (strict mode): +264 B in +2 blocks\n")) << run.output;
+}
+
+TEST(GtestPlugin, SkippedThrowingAndDeathTests) {
+  const auto skipped = run_sample("Edge.LeaksThenSkips");
+  EXPECT_EQ(skipped.exit_code, 0) << skipped.output;
+  EXPECT_TRUE(contains(skipped.output, "[  SKIPPED ] Edge.LeaksThenSkips")) << skipped.output;
+  EXPECT_FALSE(contains(skipped.output, "leakguard:")) << skipped.output;
+
+  const auto thrown = run_sample("Edge.ThrowsOutOfTheTest");
+  EXPECT_EQ(thrown.exit_code, 1) << thrown.output;
+  EXPECT_TRUE(contains(thrown.output, "C++ exception with description \"out of the test\"")) << thrown.output;
+  EXPECT_FALSE(contains(thrown.output, "leakguard:")) << "the exception and its unwinding leak nothing\n" << thrown.output;
+
+  for (const char* style : {"fast", "threadsafe"}) {
+    const std::string flag = std::string("--gtest_death_test_style=") + style;
+    const auto dies = run_sample("Edge.DiesInAChildThatLeaks", flag);
+    EXPECT_EQ(dies.exit_code, 0) << style << "\n" << dies.output;
+    EXPECT_FALSE(contains(dies.output, "leakguard:")) << style << "\n" << dies.output;
+    const auto after = run_sample("Edge.LeaksAfterADeathTest", flag);
+    EXPECT_EQ(failed_tests(after.output), std::vector<std::string>{"Edge.LeaksAfterADeathTest"}) << style << "\n" << after.output;
+    EXPECT_EQ(count(after.output, "leakguard: leak: +160.0 KiB in +1 block\n"), 1u) << style << "\n" << after.output;
+  }
+}
+
+TEST(GtestPlugin, ParameterizedAndTypedTests) {
+  const auto param = run_sample("Each/Sizes.*");
+  EXPECT_EQ(failed_tests(param.output), std::vector<std::string>{"Each/Sizes.LeaksOnlyForTwo/1"}) << param.output;
+  const auto typed = run_sample("Typed/*");
+  EXPECT_EQ(failed_tests(typed.output), std::vector<std::string>{"Typed/1.LeaksForDoubleOnly"}) << typed.output;
+}
+
+// Each test is judged by its own window whatever runs before it, in one process or across shards:
+// no test outside the leaking ones ever fails. Several tests in one process can hide a leak (stale
+// copies of its address in memory that earlier tests freed make it look held, the safe direction),
+// so a leak need only be caught under some of the orders.
+TEST(GtestPlugin, ShuffledAndShardedRunsFindTheSameLeaks) {
+  const std::string tests = "Sample.LeaksABuffer:Sample.CleansUp:Sample.FillsACache:Opts.AllowsOneButLeaksThree:"
+                            "Repeat.*:Budget.NetGrowthWithinTheTestsBudget";
+  const std::vector<std::string> expected = {"Opts.AllowsOneButLeaksThree", "Sample.LeaksABuffer"};
+  std::vector<std::string> caught;
+  auto gather = [&](const lgtest::CommandRun& run, const std::string& how) {
+    for (const std::string& name : failed_tests(run.output)) {
+      EXPECT_NE(std::find(expected.begin(), expected.end(), name), expected.end()) << how << ": " << name << "\n" << run.output;
+      if (std::find(caught.begin(), caught.end(), name) == caught.end()) caught.push_back(name);
+    }
+  };
+  for (const int seed : {1, 2, 4, 7, 8}) {
+    gather(run_sample(tests, "--gtest_shuffle --gtest_random_seed=" + std::to_string(seed)), "seed " + std::to_string(seed));
+  }
+  std::sort(caught.begin(), caught.end());
+  EXPECT_EQ(caught, expected);
+
+  caught.clear();
+  std::size_t ran = 0;
+  for (const int shard : {0, 1}) {
+    const auto run = run_sample(tests, "", "fail GTEST_TOTAL_SHARDS=2 GTEST_SHARD_INDEX=" + std::to_string(shard));
+    ran += count(run.output, "[ RUN      ] ");
+    gather(run, "shard " + std::to_string(shard));
+  }
+  EXPECT_EQ(ran, 7u) << "the shards split the 7 tests between them";
+  std::sort(caught.begin(), caught.end());
+  EXPECT_EQ(caught, expected);
 }
 
 }  // namespace
