@@ -1,0 +1,194 @@
+// The per-test controller the plugins share, driven directly: what each rule finds, where it
+// points, and the settings that change it.
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <string>
+#include <vector>
+
+#include "test_support.hpp"
+
+namespace {
+
+using lgtest::keep;
+
+// Allocations 20 frames down: their dead frames lie below the check, which wipes them.
+template <class Fn>
+__attribute__((noinline)) void deep(int depth, Fn&& fn) {
+  if (depth > 0) {
+    deep(depth - 1, fn);
+  } else {
+    fn();
+  }
+  asm volatile("" ::: "memory");
+}
+
+int g_line = 0;
+std::vector<char*> g_held;  // reachable growth
+
+void lose_a_block() {
+  deep(20, [] {
+    char* p = new char[200 * 1024]; g_line = __LINE__;
+    keep(p);
+  });
+}
+
+leakguard::TestOutcome run_test(leakguard::TestChecker& checker, const std::string& name, void (*body)()) {
+  leakguard::TestOutcome outcome;
+  checker.begin_test(name);
+  body();
+  checker.end_test(false, [&outcome](const leakguard::TestOutcome& o) { outcome = o; });
+  return outcome;
+}
+
+struct Checker : ::testing::Test {
+  Checker() { g_held.reserve(64); }  // the container's own regrowth is not what the tests count
+  leakguard::TraceScope scope{16};
+  leakguard::TestSettings settings;
+};
+
+TEST(NameMatches, GtestFilterPatterns) {
+  EXPECT_TRUE(leakguard::name_matches("Suite.*", "Suite.Test"));
+  EXPECT_TRUE(leakguard::name_matches("Other.Name:Suite.*", "Other.Name"));
+  EXPECT_FALSE(leakguard::name_matches("Other.Name", "Other.Names"));
+  EXPECT_TRUE(leakguard::name_matches("Su?te.T*", "Suite.Test"));
+  EXPECT_TRUE(leakguard::name_matches("*/Suite.*", "Each/Suite.Test/0"));
+  EXPECT_FALSE(leakguard::name_matches("Suite.*", "Each/Suite.Test/0"));
+  EXPECT_FALSE(leakguard::name_matches("", "Suite.Test"));
+}
+
+TEST_F(Checker, ALeakFailsAtTheAllocatingLine) {
+  leakguard::TestChecker checker(settings);
+  const auto outcome = run_test(checker, "T.Leaks", lose_a_block);
+  ASSERT_TRUE(outcome.checked);
+  EXPECT_TRUE(outcome.failed());
+  EXPECT_EQ(outcome.leaked_blocks, 1u);
+  EXPECT_EQ(outcome.leaked_bytes, 200u * 1024);
+  ASSERT_EQ(outcome.findings.size(), 1u);
+  EXPECT_EQ(outcome.findings[0].line, g_line);
+  EXPECT_NE(outcome.findings[0].file.find("test_checker.cpp"), std::string::npos) << outcome.findings[0].file;
+  EXPECT_EQ(outcome.findings[0].text.rfind("leakguard: leak: +200.0 KiB in +1 block\n", 0), 0u) << outcome.findings[0].text;
+}
+
+TEST_F(Checker, ReportModeFailsNothingAndNamesTheTest) {
+  settings.mode = leakguard::CheckMode::kReport;
+  leakguard::TestChecker checker(settings);
+  const auto outcome = run_test(checker, "T.Leaks", lose_a_block);
+  EXPECT_FALSE(outcome.failed());
+  ASSERT_EQ(outcome.findings.size(), 1u);
+  EXPECT_EQ(outcome.findings[0].text.rfind("T.Leaks: leakguard: leak: ", 0), 0u) << outcome.findings[0].text;
+}
+
+TEST_F(Checker, OffAndSkippedTestsAreNotChecked) {
+  settings.mode = leakguard::CheckMode::kOff;
+  leakguard::TestChecker off(settings);
+  EXPECT_FALSE(run_test(off, "T.Leaks", lose_a_block).checked);
+  settings.mode = leakguard::CheckMode::kFail;
+  settings.skip = {"Skipped.*"};
+  leakguard::TestChecker skipping(settings);
+  EXPECT_FALSE(run_test(skipping, "Skipped.Leaks", lose_a_block).checked);
+  leakguard::skip_leak_checks_for("Registered.*");
+  EXPECT_FALSE(run_test(skipping, "Registered.Leaks", lose_a_block).checked);
+  const auto said = run_test(skipping, "T.SaysSkip", [] {
+    leakguard::skip_leak_check();
+    lose_a_block();
+  });
+  EXPECT_FALSE(said.checked);
+}
+
+TEST_F(Checker, HeldGrowthPassesUnlessANetBudgetOrStrictModeSaysOtherwise) {
+  auto grow = [] { g_held.push_back(new char[100 * 1024]); };
+  {
+    leakguard::TestChecker checker(settings);
+    const auto outcome = run_test(checker, "T.Holds", grow);
+    EXPECT_TRUE(outcome.checked);
+    EXPECT_FALSE(outcome.failed());
+    EXPECT_TRUE(outcome.findings.empty());
+  }
+  settings.net_budget = 64 * 1024;
+  {
+    leakguard::TestChecker checker(settings);
+    const auto outcome = run_test(checker, "T.Holds", grow);
+    EXPECT_TRUE(outcome.failed());
+    ASSERT_EQ(outcome.findings.size(), 1u);
+    EXPECT_EQ(outcome.findings[0].text.rfind("leakguard: net growth over the test's budget: +100.0 KiB in +1 block (budget 64.0 KiB)\n", 0), 0u)
+        << outcome.findings[0].text;
+    // The test's own budget replaces the environment's.
+    const auto own = run_test(checker, "T.HoldsWithin", [] {
+      leakguard::set_test_net_budget("1 MiB");
+      g_held.push_back(new char[100 * 1024]);
+    });
+    EXPECT_FALSE(own.failed());
+  }
+  settings.net_budget = -1;
+  settings.held_note = 10 * 1024;
+  {
+    leakguard::TestChecker checker(settings);
+    const auto outcome = run_test(checker, "T.Holds", grow);
+    EXPECT_FALSE(outcome.failed());
+    ASSERT_EQ(outcome.findings.size(), 1u);
+    EXPECT_EQ(outcome.findings[0].text,
+              "leakguard: T.Holds holds 100.0 KiB in 1 blocks still reachable (caches, statics): not a leak\n");
+  }
+  settings.mode = leakguard::CheckMode::kStrict;
+  {
+    leakguard::TestChecker checker(settings);
+    EXPECT_TRUE(run_test(checker, "T.Holds", grow).failed());
+  }
+  for (char* p : g_held) delete[] p;
+  g_held.clear();
+}
+
+TEST_F(Checker, APeakBudgetFailsAtTheCrossingAllocation) {
+  settings.peak_budget = 512 * 1024;
+  leakguard::TestChecker checker(settings);
+  const auto outcome = run_test(checker, "T.Peaks", [] {
+    char* big = new char[1024 * 1024]; g_line = __LINE__;
+    keep(big);
+    delete[] big;
+  });
+  EXPECT_TRUE(outcome.failed());
+  ASSERT_EQ(outcome.findings.size(), 1u);
+  EXPECT_EQ(outcome.findings[0].line, g_line);
+  EXPECT_EQ(outcome.findings[0].text.rfind("leakguard: peak over budget: +1.0 MiB in +1 block (budget 512.0 KiB)\n", 0), 0u)
+      << outcome.findings[0].text;
+  EXPECT_EQ(outcome.leaked_blocks, 0u);
+}
+
+// Grows in every run: a leak by the repeated-run rule once the last run is judged. A lazy
+// static grows in the first run only.
+TEST_F(Checker, RepeatedRunsJudgeAtTheLastIteration) {
+  leakguard::TestChecker checker(settings);
+  std::vector<leakguard::TestOutcome> grows, once;
+  for (int i = 0; i < 4; ++i) {
+    checker.begin_iteration(i, 4);
+    grows.push_back(run_test(checker, "T.Grows", [] { g_held.push_back(new char[1000]); }));
+    once.push_back(run_test(checker, "T.Once", [] {
+      static char* table = new char[5000];
+      keep(table);
+    }));
+  }
+  for (int i = 0; i < 3; ++i) EXPECT_FALSE(grows[i].failed()) << "run " << i;
+  ASSERT_TRUE(grows[3].failed());
+  EXPECT_EQ(grows[3].findings[0].text.rfind("leakguard: growth in every repeated run after the first (+", 0), 0u)
+      << grows[3].findings[0].text;
+  for (const auto& o : once) EXPECT_FALSE(o.failed());
+  for (char* p : g_held) delete[] p;
+  g_held.clear();
+}
+
+TEST(CheckerSettings, BadEnvironmentValuesAreNamedAndIgnored) {
+  // from_environment() reads once per process; this test runs in its own (ctest runs each alone).
+  ::setenv("LEAKGUARD_NET_BUDGET", "lots", 1);
+  ::setenv("LEAKGUARD_PEAK_BUDGET", "2 MiB", 1);
+  ::setenv("LEAKGUARD_SKIP", "A.*::B.c", 1);
+  ::testing::internal::CaptureStderr();
+  const leakguard::TestSettings& s = leakguard::TestSettings::from_environment();
+  const std::string err = ::testing::internal::GetCapturedStderr();
+  EXPECT_EQ(s.net_budget, -1);
+  EXPECT_EQ(s.peak_budget, 2 * 1024 * 1024);
+  EXPECT_EQ(s.skip, (std::vector<std::string>{"A.*", "B.c"}));
+  EXPECT_EQ(err.rfind("leakguard: LEAKGUARD_NET_BUDGET='lots' is not a size (", 0), 0u) << err;
+}
+
+}  // namespace
