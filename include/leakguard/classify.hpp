@@ -68,6 +68,7 @@ struct Survivor {
   std::size_t size = 0;
   SurvivorKind kind = SurvivorKind::kHeld;
   Traceback traceback;
+  bool ignored = false;  // ignore_object() named it: held, and no test's growth either
 };
 
 struct Classification {
@@ -85,7 +86,8 @@ LEAKGUARD_API Classification classify_survivors(const Checkpoint& since);
 
 // The traced block holding p (its start or any byte inside it) is never reported as a leak, and
 // neither is anything reachable from it, as LSan's __lsan_ignore_object. For an object that is
-// lost on purpose. Returns false when no traced block holds p.
+// lost on purpose. The block itself does not count as a test's growth either (strict mode, net
+// budgets, repeated runs). Returns false when no traced block holds p.
 LEAKGUARD_API bool ignore_object(const void* p);
 
 }  // namespace leakguard

@@ -56,7 +56,12 @@ struct MemoryBudget::State {
   BudgetKind kind;
   std::int64_t budget;
   std::int64_t start_bytes;
-  Snapshot start;
+  // The blocks live at the start, symbolized only if a report needs them: symbolizing every
+  // stack of a large heap costs a second the first time, and a budget that holds needs none.
+  std::vector<detail::RawTrace> start_raw;
+  Snapshot start() const {
+    return detail::exclude_runtime_and_self(detail::snapshot_from_raw(start_raw, get_traceback_limit()), true, true);
+  }
   std::optional<BudgetResult> result;
   PeakWatch peak;
 };
@@ -66,7 +71,7 @@ MemoryBudget::MemoryBudget(BudgetKind kind, std::size_t budget_bytes) : state_(n
     throw std::logic_error("leakguard::MemoryBudget: tracing is off; start it (a leakguard::TraceScope will do)");
   }
   detail::UntracedScope untraced;  // the budget's own bookkeeping is not the code's memory
-  state_ = new State{kind, static_cast<std::int64_t>(budget_bytes), 0, take_snapshot(true, true), std::nullopt, PeakWatch{}};
+  state_ = new State{kind, static_cast<std::int64_t>(budget_bytes), 0, detail::tracer_collect(), std::nullopt, PeakWatch{}};
   if (kind == BudgetKind::kPeak) {
     std::lock_guard<std::mutex> lock(g_peak_mutex);
     if (!g_peak_budgets.empty()) suspend(*g_peak_budgets.back());
@@ -106,7 +111,7 @@ BudgetResult MemoryBudget::check() {
     r.used = static_cast<std::int64_t>(current) - state_->start_bytes;
     r.exceeded = r.used > r.budget;
     if (r.exceeded) {
-      r.report = growth_report(state_->start, take_snapshot(true, true), "net growth over budget");
+      r.report = growth_report(state_->start(), take_snapshot(true, true), "net growth over budget");
     }
   } else {
     detail::Crossing crossing;
@@ -125,10 +130,10 @@ BudgetResult MemoryBudget::check() {
       r.used = std::max(r.used, static_cast<std::int64_t>(crossing.total) - state_->start_bytes);
       const Snapshot at_crossing = detail::exclude_runtime_and_self(
           detail::snapshot_from_raw(crossing.live, get_traceback_limit()), true, true);
-      r.report = growth_report(state_->start, at_crossing, "peak over budget");
+      r.report = growth_report(state_->start(), at_crossing, "peak over budget");
       r.crossing = detail::traceback_of(crossing.stack_id);
     } else if (r.exceeded) {
-      r.report = growth_report(state_->start, take_snapshot(true, true), "peak over budget");
+      r.report = growth_report(state_->start(), take_snapshot(true, true), "peak over budget");
     }
   }
   r.report.budget = r.budget;

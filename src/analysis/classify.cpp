@@ -174,7 +174,7 @@ struct Classifier {
 
 namespace {
 
-enum : std::uint8_t { kSurvivor = 1, kReached = 2, kFromLost = 4 };
+enum : std::uint8_t { kSurvivor = 1, kReached = 2, kFromLost = 4, kIgnored = 8 };
 
 class Scan {
  public:
@@ -443,6 +443,7 @@ Classification Classifier::run(const Checkpoint& since, std::uintptr_t stack_flo
     if (b < n && blocks[b].addr == ignored.addr && blocks[b].size == ignored.size &&
         blocks[b].stack_id == ignored.stack_id) {
       scan.reach(b);
+      flags[b] |= kIgnored;
     }
   }
   scan.flood();
@@ -458,7 +459,8 @@ Classification Classifier::run(const Checkpoint& since, std::uintptr_t stack_flo
     }
     auto tb = tracebacks.find(blocks[i].stack_id);
     if (tb == tracebacks.end()) tb = tracebacks.emplace(blocks[i].stack_id, detail::traceback_of(blocks[i].stack_id)).first;
-    result.survivors.push_back(Survivor{blocks[i].addr, static_cast<std::size_t>(blocks[i].size), kind, tb->second});
+    result.survivors.push_back(
+        Survivor{blocks[i].addr, static_cast<std::size_t>(blocks[i].size), kind, tb->second, (flags[i] & kIgnored) != 0});
     if (kind == SurvivorKind::kHeld) {
       result.held_bytes += blocks[i].size;
       ++result.held_blocks;

@@ -1,6 +1,9 @@
 // The check behind EXPECT_NO_LEAK / CHECK_NO_LEAK (statement_check.hpp).
 #include "leakguard/statement_check.hpp"
 
+#include <cstdio>
+
+#include "analysis/test_wishes.hpp"
 #include "leakguard/report.hpp"
 #include "leakguard/test_check.hpp"
 
@@ -15,19 +18,41 @@ __attribute__((noinline)) void run_deep(void (*fn)(void*), void* arg) {
 
 bool NoLeakCheck::passed_after(const Checkpoint& start) {
   wipe_dead_stack();
+  const CheckMode mode = check_mode_from_environment();
   Classification found = classify_survivors(start);
+  Classification shown;
   // Reported here: the per-test check must not report the same blocks again. The addresses are
   // zeroed after use, or their copy in freed memory would hide the blocks from the per-test
   // check's scan (see finish_test_window).
   for (Survivor& s : found.survivors) {
-    if (s.kind != SurvivorKind::kHeld) ignore_object(reinterpret_cast<const void*>(s.address));
+    const bool counts = s.kind != SurvivorKind::kHeld || (mode == CheckMode::kStrict && users_block(s));
+    if (counts) {
+      ignore_object(reinterpret_cast<const void*>(s.address));
+      shown.survivors.push_back(s);
+      shown.survivors.back().kind = SurvivorKind::kDirectLeak;
+    }
     s.address = 0;
   }
-  if (found.definite_blocks == 0) return true;
+  for (Survivor& s : shown.survivors) s.address = 0;
+  if (shown.survivors.empty()) return true;
   TextOptions options;
   options.colour = colour_for_stderr();
-  message_ = "\n" + format_text(leak_report(found, "the statement leaked"), options);
+  const std::string what = mode == CheckMode::kStrict ? "the statement grew (strict mode)" : "the statement leaked";
+  message_ = "\n" + format_text(leak_report(shown, what), options);
+  if (mode == CheckMode::kReport) {
+    std::fputs(message_.c_str() + 1, stderr);
+    return true;
+  }
   return false;
+}
+
+bool BudgetCheck::judged(const BudgetResult& result) {
+  message_ = result.message();
+  if (result.exceeded && check_mode_from_environment() == CheckMode::kReport) {
+    std::fputs(message_.c_str(), stderr);
+    return true;
+  }
+  return !result.exceeded;
 }
 
 }  // namespace leakguard::detail

@@ -71,7 +71,7 @@ TestVerdict judge(Classification found, CheckMode mode) {
   TestVerdict verdict;
   Classification shown, grown;
   for (const Survivor& s : found.survivors) {
-    if (suppressions().match(s.traceback) != nullptr) continue;
+    if (s.ignored || suppressions().match(s.traceback) != nullptr) continue;
     if (s.kind != SurvivorKind::kHeld) {
       verdict.leaked_bytes += s.size;
       ++verdict.leaked_blocks;
@@ -150,6 +150,7 @@ __attribute__((noinline)) void wipe_dead_stack() {
 }
 
 namespace detail {
+bool users_block(const Survivor& s) { return users(s, *current_attribution_rule()); }
 bool test_skipped() { return g_skip_test.load(); }
 std::int64_t test_net_budget() { return g_net_budget.load(); }
 void set_test_net_budget(std::int64_t bytes) { g_net_budget.store(bytes); }

@@ -289,6 +289,14 @@ TEST_F(Classify, AnIgnoredObjectAndWhatItPointsToAreNeverLeaks) {
   std::size_t held_of_mine = 0;
   for (const auto& s : c.survivors) held_of_mine += (s.size == sizeof(std::vector<int>) || s.size == 400) ? 1 : 0;
   EXPECT_EQ(held_of_mine, 2u) << "the vector and its buffer are there, as held";
+  for (const auto& s : c.survivors) {
+    if (s.size == sizeof(std::vector<int>)) {
+      EXPECT_TRUE(s.ignored) << "the object ignore_object named";
+    }
+    if (s.size == 400) {
+      EXPECT_FALSE(s.ignored) << "what it reaches is held through it";
+    }
+  }
   int on_stack = 0;
   EXPECT_FALSE(leakguard::ignore_object(&on_stack));
   delete reinterpret_cast<std::vector<int>*>(g_ignored_obj ^ 0x5555);

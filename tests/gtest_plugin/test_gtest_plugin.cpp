@@ -86,6 +86,23 @@ TEST(GtestPlugin, NoLeakMacrosReportTheStatementsLeakOnce) {
   EXPECT_FALSE(contains(stopped.output, "not reached")) << stopped.output;
 }
 
+// off: nothing traced, the macros pass. report: shown on stderr, nothing fails. strict: the
+// statement's reachable growth fails too.
+TEST(GtestPlugin, MacrosFollowTheMode) {
+  const auto off = run_sample("Macros.*", "", "off");
+  EXPECT_EQ(off.exit_code, 0) << off.output;
+  EXPECT_FALSE(contains(off.output, "leakguard")) << off.output;
+  const auto report = run_sample("Macros.*", "", "report");
+  EXPECT_EQ(report.exit_code, 0) << report.output;
+  EXPECT_TRUE(contains(report.output, "leakguard: the statement leaked: +300.0 KiB in +1 block\n")) << report.output;
+  EXPECT_TRUE(contains(report.output, "leakguard: peak over budget: +8.0 KiB in +1 block (budget 1.0 KiB)\n")) << report.output;
+  const auto strict = run_sample("Macros.StrictCountsReachableGrowth", "", "strict");
+  EXPECT_EQ(strict.exit_code, 1) << strict.output;
+  EXPECT_TRUE(contains(strict.output, "leakguard: the statement grew (strict mode): +")) << strict.output;
+  EXPECT_EQ(count(strict.output, ": Failure"), 1u) << "reported by the macro only\n" << strict.output;
+  EXPECT_EQ(run_sample("Macros.StrictCountsReachableGrowth").exit_code, 0) << "reachable: passes by default";
+}
+
 TEST(GtestPlugin, MemoryWithinMacrosReportTheCrossing) {
   const auto run = run_sample("Macros.MemoryWithin");
   EXPECT_EQ(run.exit_code, 1) << run.output;
@@ -169,7 +186,7 @@ TEST(GtestPlugin, ListingTestsPrintsNothingElse) {
   EXPECT_EQ(run.exit_code, 0);
   EXPECT_EQ(run.output,
             "Sample.\n  LeaksABuffer\n  CleansUp\n  FillsACache\n  FailsAndTracesWithoutLeaking\n"
-            "Macros.\n  NoLeakPassesAndFails\n  AssertNoLeakStopsTheTest\n  MemoryWithin\n"
+            "Macros.\n  NoLeakPassesAndFails\n  AssertNoLeakStopsTheTest\n  StrictCountsReachableGrowth\n  MemoryWithin\n"
             "Threads.\n  ABlockFreedByABackgroundThreadSoonAfterTheTest\n"
             "Opts.\n  SkipsItsCheck\n  LeaksTwoOnPurpose\n  AllowsOneButLeaksThree\n  LeaksInASuppressedFunction\n"
             "  IgnoresAnObject\n  LeaksInsideAnUntracedScope\n"

@@ -9,30 +9,78 @@
 //     return RUN_ALL_TESTS();
 //   }
 //
+// WHAT IS CHECKED
 // Tracing starts when the program loads (before static constructors run), so blocks made during
 // static initialisation are known. Each test is a window: it opens after gtest prints "[ RUN ]" and
-// closes after the fixture is destroyed. At its end, the blocks of the window still alive are
-// classified (classify.hpp): a definite leak (nothing reachable points to it) fails the test, with
-// a report on the allocating line; blocks still held (caches, statics, gtest's own records) do not.
-// Each test records leakguard_leaked_bytes and leakguard_leaked_blocks as XML properties.
+// closes after TearDown and the fixture's destructor. At its end the blocks allocated in the window
+// and still alive are classified (classify.hpp):
+//   - a definite leak (nothing reachable points to it) fails the test, at the allocating line,
+//     with the report: size, file:line, the source line and the traceback;
+//   - a block still reachable ("held": a lazy static, a cache, a global container) passes; when a
+//     test holds more than LEAKGUARD_HELD_NOTE (1 MiB) that way, one line says so on stderr.
+// Each checked test records leakguard_leaked_bytes and leakguard_leaked_blocks as XML properties.
+// The failure is an ordinary non-fatal GoogleTest failure: it shows in the output, in
+// --gtest_brief, in the XML and in the exit code.
 //
-// Not yet: per-test budgets, the repeated-run rule, suite-level opt-outs (issue 5).
+// NOISE: what never fails a test, in any mode
+// A surviving block counts only if the user's code asked for it: some frame of its stack is
+// neither system code (the C and C++ runtimes, the loader, anything under /usr/include; see
+// attribution.hpp) nor GoogleTest's (namespace testing::) nor leakguard's. So GoogleTest's own
+// records (failures, SCOPED_TRACE, RecordProperty, printing) and the runtime's one-time
+// initialisation (iostreams and locales, exception globals, tzset, the dynamic loader) are never a
+// test's leak. A block the C runtime allocates for itself on the user's behalf (a thread's TLS, a
+// stdio buffer) is not the user's either.
 //
-// Assertions on a statement (an expression, a call, or a braced block, commas included), with
+// RULES AND SETTINGS (the core's; test_checker.hpp has them all)
+//   LEAKGUARD_MODE=off|report|fail|strict  fail (default): definite leaks fail. strict: any growth
+//     of the user's fails, reachable or not (lazy statics too). report: findings go to stderr and
+//     nothing fails. off: no tracing, no cost.
+//   LEAKGUARD_NET_BUDGET / LEAKGUARD_PEAK_BUDGET=<size>: each test's net-growth tolerance and peak,
+//     e.g. "256 KiB". Inside a test, LEAKGUARD_TEST_NET_BUDGET(limit) and
+//     LEAKGUARD_TEST_PEAK_BUDGET(limit) set that test's own (the peak one counts from where it is
+//     set: put it first).
+//   --gtest_repeat=N (N >= 2): the repeated-run rule. A test whose user memory grew in every run
+//     after the first fails in the last run (a global container growing on every call), even if
+//     every block is reachable; one that grew in some runs only gets a line on stderr.
+//   LEAKGUARD_SUPPRESSIONS=<file>: LSan-style `leak:<pattern>` lines (suppressions.hpp).
+//
+// OPT-OUTS
+//   LEAKGUARD_SKIP_LEAK_CHECK()              inside a test: skip its check
+//   LEAKGUARD_SKIP_LEAK_CHECK_SUITE(Suite);  at namespace scope: skip every test of a suite
+//                                            (and of its parameterized instantiations)
+//   LEAKGUARD_SKIP=Suite.*:Other.Name        from the environment, gtest filter syntax
+//   EXPECT_LEAKS(n)                          inside a test: it leaks up to n blocks on purpose
+//   leakguard::ignore_object(p)              p and what it reaches are never a leak
+//   leakguard::ScopedUntraced                allocations made inside it are not traced at all
+//
+// THREADS
+// A test's window holds every block allocated while it runs, by any thread. A block a background
+// thread frees just after the test ends does not fail it: a failing check is retried after 1, 2,
+// 4, 8 and 16 ms. A thread the test leaves running keeps its blocks reachable from its stack, so
+// they count as held. What a thread still allocates after the test ended belongs to the next test.
+//
+// WORKS WITH gtest_discover_tests (nothing is written to stdout; listing is untouched), ctest -j,
+// --gtest_shuffle, --gtest_repeat, sharding, death tests in both styles (the child dies before its
+// test ends, so it is never checked), parameterized and typed tests, exceptions out of a test,
+// GTEST_SKIP (a skipped test is not judged), and GoogleTest 1.10 or later.
+//
+// LIMITS
+// The scan is conservative: a stale copy of a block's address (in a live frame's unused slot, or
+// in a small freed chunk glibc keeps cached) makes a lost block look held. This errs toward passing,
+// never toward a false failure. It is likelier when many tests share a process; with
+// gtest_discover_tests, ctest runs each test in its own. The first report in a process loads the
+// debug information to symbolize (about a second for a large binary).
+//
+// ASSERTIONS on a statement (an expression, a call, or a braced block, commas included), with
 // `<<` messages like any GoogleTest assertion:
 //   EXPECT_NO_LEAK(statement) / ASSERT_NO_LEAK(statement): fails when blocks the statement
-//     allocated are definite leaks once it is done. The leaked blocks are then ignored
-//     (ignore_object), so the listener does not report them a second time.
+//     allocated are definite leaks once it is done (in strict mode, too). The leaked blocks are
+//     then ignored (ignore_object), so the listener does not report them a second time.
 //   EXPECT_MEMORY_WITHIN(limit, statement) / ASSERT_MEMORY_WITHIN: fails when the statement's
 //     peak traced memory above its start exceeds limit (bytes, or a string such as "24 MB"); the
 //     report lists the blocks live when the limit was crossed and the allocation that crossed it.
 //   EXPECT_NET_MEMORY_WITHIN(limit, statement) / ASSERT_NET_MEMORY_WITHIN: the same for the
 //     statement's net growth.
-//
-// Opt-outs, inside a test: LEAKGUARD_SKIP_LEAK_CHECK() skips its check; EXPECT_LEAKS(n) says it
-// leaks up to n blocks on purpose (more fails). LEAKGUARD_SUPPRESSIONS names a
-// file of LSan-style `leak:<pattern>` lines (suppressions.hpp); LEAKGUARD_MODE=off|report|fail|
-// strict switches the rule (test_check.hpp).
 #pragma once
 #include <gtest/gtest.h>
 
