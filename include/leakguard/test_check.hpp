@@ -64,6 +64,8 @@ class LEAKGUARD_API RepeatedRuns {
   LeakVerdict verdict(const std::string& test) const;
   // Bytes grown in each run after the warmup.
   std::vector<std::int64_t> growth_after_warmup(const std::string& test) const;
+  // Bytes grown in the first run; 0 when there was none.
+  std::int64_t first_run_growth(const std::string& test) const;
 
  private:
   int warmup_;

@@ -134,6 +134,11 @@ LeakVerdict RepeatedRuns::verdict(const std::string& test) const {
   return grew == measured ? LeakVerdict::kLeak : (grew == 0 ? LeakVerdict::kNoLeak : LeakVerdict::kSuspicious);
 }
 
+std::int64_t RepeatedRuns::first_run_growth(const std::string& test) const {
+  const auto it = runs_.find(test);
+  return it == runs_.end() || it->second.empty() ? 0 : it->second.front().first;
+}
+
 std::vector<std::int64_t> RepeatedRuns::growth_after_warmup(const std::string& test) const {
   std::vector<std::int64_t> bytes;
   const auto it = runs_.find(test);

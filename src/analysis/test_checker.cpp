@@ -270,6 +270,12 @@ __attribute__((noinline)) void judge_test(TestChecker::State& s, bool skipped,
         note.text = "leakguard: " + s.name + " grew in some of its repeated runs only (after the first:" + grew +
                     "): suspicious, not failed\n";
         outcome.findings.push_back(std::move(note));
+      } else if (s.runs.first_run_growth(s.name) > 0) {
+        TestFinding note;
+        note.text = "leakguard: " + s.name + " grew in its first run only (" +
+                    format_bytes(s.runs.first_run_growth(s.name), true) +
+                    "): a lazy static or first-use cache, not a leak\n";
+        outcome.findings.push_back(std::move(note));
       }
     }
   }

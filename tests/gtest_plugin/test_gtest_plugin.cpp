@@ -179,6 +179,9 @@ TEST(GtestPlugin, RepeatedRunsCatchAGlobalContainerThatGrowsEveryRun) {
   EXPECT_TRUE(contains(repeated.output, "g_registry.push_back(new int[64]);")) << "the site's source line\n" << repeated.output;
   EXPECT_EQ(count(repeated.output, "[  FAILED  ] Repeat.GrowsAGlobalEveryRun ("), 1u) << "only its last run fails\n" << repeated.output;
   EXPECT_FALSE(contains(repeated.output, "[  FAILED  ] Repeat.FillsALazyStaticOnce")) << repeated.output;
+  EXPECT_TRUE(contains(repeated.output, "leakguard: Repeat.FillsALazyStaticOnce grew in its first run only (+2.0 KiB): "
+                                        "a lazy static or first-use cache, not a leak\n"))
+      << repeated.output;
 }
 
 TEST(GtestPlugin, ListingTestsPrintsNothingElse) {
