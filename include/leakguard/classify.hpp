@@ -6,22 +6,27 @@
 //   leakguard::Classification c = leakguard::classify_survivors(start);
 //   for (const auto& s : c.survivors) if (s.kind != leakguard::SurvivorKind::kHeld) ...
 //
-// What is scanned, conservatively (any aligned word that points into a block, or one past its
-// end, counts), in-process and without stopping other threads:
+// What is scanned, conservatively (any aligned word that points into a block counts; one past
+// its end does not, as in LSan: that is the next chunk's header), in-process and without
+// stopping other threads:
 //   - roots: every private readable and writable mapping of /proc/self/maps, which covers the
 //     writable data of every loaded module, every thread's stack and static TLS, the main
-//     thread's TLS, glibc's cached thread stacks and any custom mmap pool; and the parts of the
-//     malloc heap that are not traced blocks, which covers blocks allocated before tracing
-//     started, allocator metadata and freed chunks. The calling thread's registers are spilled
-//     onto its stack first; its stack is scanned from its caller's frame up.
+//     thread's TLS, glibc's cached thread stacks and any custom mmap pool; and the chunks of the
+//     malloc heap in use that are not traced blocks, which covers blocks allocated before tracing
+//     started and allocator metadata. Free chunks are skipped: the heap is walked chunk by chunk
+//     from each traced block, and whatever does not parse as glibc's chunks is scanned whole.
+//     The calling thread's registers are spilled onto its stack first; its stack is scanned from
+//     its caller's frame up.
 //   - then every traced block reachable from those roots, transitively.
 // Not scanned: the registers of other threads (a pointer held only in one may be missed), the
-// tracer's own memory, and memory mapped without write permission.
-// Every uncertainty errs toward "held": freed chunks, the allocator's stale free-list data and
-// stale stack slots can only make a lost block look held, never the other way round. (So a lost
-// block carved from recently freed heap memory is sometimes reported held; the repeated-run rule
-// still catches a leak that recurs.) If some root cannot be read, every survivor is
-// reported held and `notes` says why.
+// tracer's own memory, and memory mapped without write permission. The scan itself takes no
+// memory from the malloc heap.
+// Every uncertainty errs toward "held": stale data can only make a lost block look held, never
+// the other way round. Stale data remains in small freed chunks that glibc keeps cached (tcache
+// and fast bins still read as in use), and in unused slots of live stack frames. So a lost block
+// is sometimes reported held, likelier in a process that has run many tests; the repeated-run
+// rule still catches a leak that recurs. If some root cannot be read, every survivor is reported
+// held and `notes` says why.
 //
 // Cost: a checkpoint is one brief pause of the tracer's bookkeeping. Classifying, when nothing
 // of the window survives (the common case), is a sum over threads, whatever the size of the
