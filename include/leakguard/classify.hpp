@@ -14,19 +14,20 @@
 //     thread's TLS, glibc's cached thread stacks and any custom mmap pool; and the chunks of the
 //     malloc heap in use that are not traced blocks, which covers blocks allocated before tracing
 //     started and allocator metadata. Free chunks are skipped: the heap is walked chunk by chunk
-//     from each traced block, and whatever does not parse as glibc's chunks is scanned whole.
+//     from each traced block, glibc's fast bins are consolidated first (malloc_trim), and a chunk
+//     in a thread's tcache is known by the mark glibc (2.34 and later) writes in it. Whatever
+//     does not parse as glibc's chunks is scanned whole.
 //     The calling thread's registers are spilled onto its stack first; its stack is scanned from
 //     its caller's frame up.
 //   - then every traced block reachable from those roots, transitively.
 // Not scanned: the registers of other threads (a pointer held only in one may be missed), the
-// tracer's own memory, and memory mapped without write permission. The scan itself takes no
+// tracer's own tables (mapped apart from the heap), and memory mapped without write permission. The scan itself takes no
 // memory from the malloc heap.
 // Every uncertainty errs toward "held": stale data can only make a lost block look held, never
-// the other way round. Stale data remains in small freed chunks that glibc keeps cached (tcache
-// and fast bins still read as in use), and in unused slots of live stack frames. So a lost block
-// is sometimes reported held, likelier in a process that has run many tests; the repeated-run
-// rule still catches a leak that recurs. If some root cannot be read, every survivor is reported
-// held and `notes` says why.
+// the other way round. Stale data remains in unused slots of live stack frames and in the unused
+// parts of live chunks (the tracer's own caches among them). So a lost block is sometimes reported
+// held; the repeated-run rule still catches a leak that recurs. If some root cannot be read,
+// every survivor is reported held and `notes` says why.
 //
 // Cost: a checkpoint is one brief pause of the tracer's bookkeeping. Classifying, when nothing
 // of the window survives (the common case), is a sum over threads, whatever the size of the

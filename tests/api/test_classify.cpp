@@ -123,6 +123,32 @@ TEST_F(Classify, APointerLeftInFreedHeapMemoryDoesNotHoldTheBlock) {
   for (void* p : neighbours) std::free(p);
 }
 
+std::uintptr_t g_node_lost = 0;
+
+// The commonest leak: a container's node is erased, and the object it pointed to never deleted.
+// The freed node keeps the pointer. Small freed chunks stay in glibc's tcache and fast bins, where
+// they read as in use; the scan tells them apart (tcache's mark, fast bins consolidated first).
+TEST_F(Classify, APointerLeftInFreedSmallNodesDoesNotHoldTheBlock) {
+  leakguard::Checkpoint start;
+  deep(20, [] {
+    void* lost = std::malloc(40);
+    keep(lost);
+    std::vector<void**> nodes;
+    nodes.reserve(20);
+    for (int i = 0; i < 20; ++i) {  // more than the tcache keeps: the rest go to the fast bins
+      auto** node = static_cast<void**>(std::malloc(48));
+      for (int w = 0; w < 6; ++w) node[w] = lost;
+      nodes.push_back(node);
+    }
+    for (void** node : nodes) std::free(node);
+    g_node_lost = reinterpret_cast<std::uintptr_t>(lost) ^ 0x5555;
+  });
+  scrub_stack();
+  const auto c = leakguard::classify_survivors(start);
+  EXPECT_EQ(kind_of(c, g_node_lost ^ 0x5555), SurvivorKind::kDirectLeak) << (c.notes.empty() ? "" : c.notes[0]);
+  std::free(reinterpret_cast<void*>(g_node_lost ^ 0x5555));
+}
+
 std::uintptr_t g_vector_obj = 0, g_vector_buf = 0;
 int g_vector_line = 0;
 

@@ -66,10 +66,10 @@
 //
 // LIMITS
 // The scan is conservative: a stale copy of a block's address (in a live frame's unused slot, or
-// in a small freed chunk glibc keeps cached) makes a lost block look held. This errs toward passing,
-// never toward a false failure. It is likelier when many tests share a process; with
-// gtest_discover_tests, ctest runs each test in its own. The first report in a process loads the
-// debug information to symbolize (about a second for a large binary).
+// in the unused part of a live heap chunk) makes a lost block look held. This errs toward
+// passing, never toward a false failure. Freed heap memory is not scanned (classify.hpp). The
+// first report in a process loads the debug information to symbolize (about a second for a
+// large binary).
 //
 // ASSERTIONS on a statement (an expression, a call, or a braced block, commas included), with
 // `<<` messages like any GoogleTest assertion:
