@@ -7,10 +7,21 @@ build=${BUILD_DIR:-build}
 
 scripts/install-deps.sh >&2
 cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-cmake --build "$build" -j2 --target top_allocations find_a_leak >/dev/null
+cmake --build "$build" -j2 --target top_allocations find_a_leak gtest_leak_check >/dev/null
 
 echo "== examples/top_allocations.cpp: where the memory of a small workload came from" >&2
 "$build/examples/top_allocations"
 echo >&2
 echo "== examples/find_a_leak.cpp: a leak caught by repeated calls, and its report" >&2
 "$build/examples/find_a_leak"
+echo >&2
+echo "== examples/gtest_leak_check.cpp: a GoogleTest suite where the leaking test fails, at its line" >&2
+# One test leaks on purpose, so the suite fails; anything else (a crash, a false failure) is an error.
+set +e
+"$build/examples/gtest_leak_check" >&2
+status=$?
+set -e
+if [ "$status" -ne 1 ]; then
+  echo "run-examples: gtest_leak_check exited with $status, expected 1 (one leaking test)" >&2
+  exit 1
+fi
