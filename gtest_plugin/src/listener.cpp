@@ -72,9 +72,13 @@ void install() {
     stop();  // nothing to check: no cost either
     return;
   }
-  // GoogleTest's own frames read as framework code: folded in reports, never a leak's site.
+  // GoogleTest's own frames read as framework code: folded in reports, never a leak's site. By
+  // name, and by file for its inlined code when it is built from source with the tests.
   AttributionRule rule = attribution_rule();
   rule.system_namespaces.push_back("testing::");
+  for (const char* files : {"*/include/gtest/*", "*/include/gmock/*", "*/googletest/src/*", "*/googlemock/src/*"}) {
+    rule.system_files.push_back(files);
+  }
   const std::string here = __FILE__;  // and so are the plugin's own sources
   rule.system_files.push_back(here.substr(0, here.rfind('/')) + "/*");
   set_attribution_rule(std::move(rule));

@@ -1,6 +1,7 @@
 // The per-test rule shared by the framework plugins.
 #include "leakguard/test_check.hpp"
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -32,7 +33,12 @@ CheckMode read_mode() {
 // runtime or the loader did not allocate it for itself (a new thread's TLS vector, stdio buffers,
 // locale and time-zone data, dlerror's message), even on the user's behalf.
 bool users(const Survivor& s, const AttributionRule& rule) {
-  if (s.traceback.empty() || rule.is_system(s.traceback.attribution_frame())) return false;
+  // A frame that names nothing (no module, function or file: where a walk through code without
+  // frame pointers ends) is no evidence that the user's code asked.
+  const bool some_frame_is_users = std::any_of(s.traceback.begin(), s.traceback.end(), [&rule](const Frame& f) {
+    return (!f.module.empty() || !f.function.empty() || !f.filename.empty()) && !rule.is_system(f);
+  });
+  if (!some_frame_is_users) return false;
   const std::string& module = s.traceback[0].module;
   for (const char* runtime : {"/libc.so", "/libc-", "/ld-linux", "/libpthread", "/libdl."}) {
     if (module.find(runtime) != std::string::npos) return false;
