@@ -72,16 +72,11 @@ void install() {
     stop();  // nothing to check: no cost either
     return;
   }
-  // GoogleTest's own frames read as framework code: folded in reports, never a leak's site. By
-  // name, and by file for its inlined code when it is built from source with the tests.
-  AttributionRule rule = attribution_rule();
-  rule.system_namespaces.push_back("testing::");
-  for (const char* files : {"*/include/gtest/*", "*/include/gmock/*", "*/googletest/src/*", "*/googlemock/src/*"}) {
-    rule.system_files.push_back(files);
-  }
-  const std::string here = __FILE__;  // and so are the plugin's own sources
-  rule.system_files.push_back(here.substr(0, here.rfind('/')) + "/*");
-  set_attribution_rule(std::move(rule));
+  // GoogleTest's own code, by name and, for its inlined code when it is built from source with the
+  // tests, by file; and the plugin's own sources.
+  const std::string here = __FILE__;
+  declare_test_framework({"testing::"}, {"*/include/gtest/*", "*/include/gmock/*", "*/googletest/src/*",
+                                         "*/googlemock/src/*", here.substr(0, here.rfind('/')) + "/*"});
   ::testing::UnitTest::GetInstance()->listeners().Append(new LeakListener(settings));
 }
 

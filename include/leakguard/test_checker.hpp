@@ -52,6 +52,14 @@ LEAKGUARD_API void set_test_peak_budget(std::string_view size);
 // `patterns` (name_matches) are not checked. Callable at static initialisation.
 LEAKGUARD_API void skip_leak_checks_for(std::string patterns);
 
+// Names the test framework's own code, once, before the tests run (the plugins do it): its frames
+// fold in reports like system code, and a block whose first frame outside the C/C++ runtime is
+// the framework's (a section tracker, a failure record, even from a macro that expanded in the
+// test's body) is the framework's own: never a test's growth, in any mode. Namespaces match a
+// frame's qualified function name ("testing::"), files its source file (fnmatch).
+LEAKGUARD_API void declare_test_framework(const std::vector<std::string>& namespaces,
+                                          const std::vector<std::string>& files);
+
 // '*' matches any run of characters and '?' one, across the whole name; ':' separates patterns.
 LEAKGUARD_API bool name_matches(std::string_view patterns, std::string_view name);
 

@@ -7,6 +7,8 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
 
@@ -29,21 +31,51 @@ CheckMode read_mode() {
   return CheckMode::kFail;
 }
 
-// A block the user's code asked for: some frame of its stack is not system code, and the C
-// runtime or the loader did not allocate it for itself (a new thread's TLS vector, stdio buffers,
-// locale and time-zone data, dlerror's message), even on the user's behalf.
+// leakguard's own code: its namespace, its headers, and its sources (from this file's place in them).
+AttributionRule leakguards_own() {
+  AttributionRule own;
+  own.system_namespaces = {"leakguard::"};
+  const std::string here = __FILE__;  // .../src/analysis/test_check.cpp
+  const std::size_t analysis_dir = here.rfind('/');
+  const std::size_t src_dir = analysis_dir == std::string::npos ? std::string::npos : here.rfind('/', analysis_dir - 1);
+  own.system_files = {"*/include/leakguard/*", src_dir == std::string::npos ? "*/src/analysis/*" : here.substr(0, src_dir) + "/*"};
+  return own;
+}
+
+// The code whose blocks are never a test's: leakguard's, and the test framework's
+// (declare_test_framework), as patterns.
+std::mutex g_framework_mutex;
+std::shared_ptr<const AttributionRule> g_framework;
+
+std::shared_ptr<const AttributionRule> framework() {
+  std::lock_guard<std::mutex> lock(g_framework_mutex);
+  if (!g_framework) {
+    detail::UntracedScope untraced;
+    g_framework = std::make_shared<const AttributionRule>(leakguards_own());
+  }
+  return g_framework;
+}
+
+// A block the user's code asked for. Going outward from the allocation, past the C/C++ runtime
+// and the allocator (system code), the first frame decides: the user's code, or leakguard's or
+// the test framework's (a section tracker, a failure record: even when the framework's macro expanded in
+// the test's body). The C runtime and the loader allocating for themselves (a new thread's TLS
+// vector, stdio buffers, locale and time-zone data, dlerror's message) are never the user's, even
+// on the user's behalf, and a frame that names nothing (where a walk through code without frame
+// pointers ends) is no evidence either way.
 bool users(const Survivor& s, const AttributionRule& rule) {
-  // A frame that names nothing (no module, function or file: where a walk through code without
-  // frame pointers ends) is no evidence that the user's code asked.
-  const bool some_frame_is_users = std::any_of(s.traceback.begin(), s.traceback.end(), [&rule](const Frame& f) {
-    return (!f.module.empty() || !f.function.empty() || !f.filename.empty()) && !rule.is_system(f);
-  });
-  if (!some_frame_is_users) return false;
+  if (s.traceback.empty()) return false;
   const std::string& module = s.traceback[0].module;
   for (const char* runtime : {"/libc.so", "/libc-", "/ld-linux", "/libpthread", "/libdl."}) {
     if (module.find(runtime) != std::string::npos) return false;
   }
-  return true;
+  const auto not_users = framework();
+  for (const Frame& f : s.traceback) {
+    if (f.module.empty() && f.function.empty() && f.filename.empty()) continue;
+    if (not_users->is_system(f)) return false;
+    if (!rule.is_system(f)) return true;
+  }
+  return false;
 }
 
 const Suppressions& suppressions() {
@@ -158,6 +190,21 @@ __attribute__((noinline)) void wipe_dead_stack() {
   std::memset(wipe, 0, sizeof wipe);
   // The stores are otherwise dead, and the compiler removed them (and then the whole call).
   asm volatile("" : : "r"(wipe) : "memory");
+}
+
+void declare_test_framework(const std::vector<std::string>& namespaces, const std::vector<std::string>& files) {
+  detail::UntracedScope untraced;  // lives with the process, as the rule does
+  AttributionRule frames = leakguards_own();
+  frames.system_namespaces.insert(frames.system_namespaces.end(), namespaces.begin(), namespaces.end());
+  frames.system_files.insert(frames.system_files.end(), files.begin(), files.end());
+  {
+    std::lock_guard<std::mutex> lock(g_framework_mutex);
+    g_framework = std::make_shared<const AttributionRule>(frames);
+  }
+  AttributionRule rule = attribution_rule();
+  rule.system_namespaces.insert(rule.system_namespaces.end(), namespaces.begin(), namespaces.end());
+  rule.system_files.insert(rule.system_files.end(), files.begin(), files.end());
+  set_attribution_rule(std::move(rule));
 }
 
 namespace detail {
