@@ -21,8 +21,10 @@
 //     its caller's frame up.
 //   - then every traced block reachable from those roots, transitively.
 // Not scanned: the registers of other threads (a pointer held only in one may be missed), the
-// tracer's own tables (mapped apart from the heap), and memory mapped without write permission. The scan itself takes no
-// memory from the malloc heap.
+// tracer's own tables (mapped apart from the heap), memory mapped without write permission, and
+// the one stale word of each glibc arena (last_remainder, which goes on naming a split chunk
+// after that memory is handed out inside a bigger block). The scan itself takes no memory from
+// the malloc heap.
 // Every uncertainty errs toward "held": stale data can only make a lost block look held, never
 // the other way round. Stale data remains in unused slots of live stack frames and in the unused
 // parts of live chunks (the tracer's own caches among them). So a lost block is sometimes reported

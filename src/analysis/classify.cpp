@@ -168,6 +168,8 @@ const char* to_string(SurvivorKind kind) {
   return "?";
 }
 
+namespace {
+
 // glibc (2.34 and later) marks a chunk in a thread's tcache with a random key in its second
 // word, and clears it when the chunk is handed out again: the one sign that tells a cached free
 // chunk from a live one. Learnt by freeing chunks of our own; 0 when that glibc does not do it.
@@ -186,6 +188,65 @@ std::uintptr_t tcache_key() {
   }();
   return key;
 }
+
+// glibc's arenas (struct malloc_state) keep `last_remainder`: the chunk split most recently for a
+// small request. glibc leaves it as it is when that chunk is later handed out whole or merged
+// into a bigger one, so it may point into the middle of a live block: allocator bookkeeping,
+// never a reference, and the one stale pointer in an arena (its bins and top name free chunks
+// only). The scan skips that word of every arena.
+// The main arena is found through a chunk freed into its unsorted bin, whose back link then
+// names the bin's head inside the arena; the others through the arenas' `next` ring. The offsets
+// are glibc's 64-bit layout since 2.27; the ring closing back on the main arena confirms them,
+// and when it does not, nothing is skipped (the safe direction: a stale word can only hold).
+constexpr std::uintptr_t kArenaTop = 96;             // mutex, flags, have_fastchunks, fastbinsY[10]
+constexpr std::uintptr_t kArenaLastRemainder = 104;  // right after top
+constexpr std::uintptr_t kArenaNext = 2160;          // after bins[254] and binmap[4]
+constexpr std::size_t kMaxArenas = 64;
+
+bool arena_ring_closes(std::uintptr_t main_arena) {
+  std::uintptr_t arena = main_arena;
+  for (std::size_t i = 0; i < 8 * kMaxArenas; ++i) {
+    if (!read_memory(arena + kArenaNext, &arena, sizeof arena) || arena == 0) return false;
+    if (arena == main_arena) return true;
+  }
+  return false;
+}
+
+std::uintptr_t main_arena() {
+  static const std::uintptr_t found = [] {
+    static_assert(sizeof(void*) == 8, "glibc's 64-bit arena layout");
+    for (int attempt = 0; attempt < 4; ++attempt) {
+      // Too big for a tcache or a fast bin; the neighbours keep it from merging into the top.
+      void* before = std::malloc(4096);
+      void* chunk = std::malloc(4096);
+      void* after = std::malloc(4096);
+      std::uintptr_t back_link = 0;
+      const auto addr = reinterpret_cast<std::uintptr_t>(chunk);
+      std::free(chunk);
+      const bool read = chunk != nullptr && read_memory(addr + sizeof(std::uintptr_t), &back_link, sizeof back_link);
+      std::free(after);
+      std::free(before);
+      if (read && back_link > kArenaTop && arena_ring_closes(back_link - kArenaTop)) return back_link - kArenaTop;
+    }
+    return std::uintptr_t{0};
+  }();
+  return found;
+}
+
+// Where each arena's last_remainder lies; how many there are.
+std::size_t arena_stale_words(std::uintptr_t (&out)[kMaxArenas]) {
+  const std::uintptr_t first = main_arena();
+  if (first == 0) return 0;
+  std::size_t n = 0;
+  std::uintptr_t arena = first;
+  do {
+    out[n++] = arena + kArenaLastRemainder;
+    if (!read_memory(arena + kArenaNext, &arena, sizeof arena)) break;
+  } while (arena != 0 && arena != first && n < kMaxArenas);
+  return n;
+}
+
+}  // namespace
 
 // The scan, one frame below classify_survivors() so that the caller's registers, spilled there,
 // and nothing of the scan's own locals lie above `stack_floor`.
@@ -218,6 +279,12 @@ class Scan {
 
   // Marks what the words of [lo, hi) reach. False when the range could not be read.
   bool scan_root(std::uintptr_t lo, std::uintptr_t hi) { return scan(lo, hi, kReached, n_, true); }
+
+  // Root words that are never references (allocator bookkeeping), by address.
+  void skip_root_words(const std::uintptr_t* addrs, std::size_t n) {
+    skipped_ = addrs;
+    skipped_count_ = n;
+  }
 
   // A block that counts as reached whatever points to it (ignore_object()).
   void reach(std::size_t b) {
@@ -300,6 +367,7 @@ class Scan {
     while (lo + sizeof(void*) <= hi) {
       const std::size_t words = std::min<std::size_t>(kBufferWords, (hi - lo) / sizeof(void*));
       if (read_memory(lo, buffer, words * sizeof(void*))) {
+        if (self == n_) blank_skipped(buffer, lo, words);
         consider(buffer, words, flag, self, push);
       } else {
         ok = false;
@@ -307,6 +375,12 @@ class Scan {
       lo += words * sizeof(void*);
     }
     return ok;
+  }
+
+  void blank_skipped(std::uintptr_t* buffer, std::uintptr_t lo, std::size_t words) const {
+    for (std::size_t k = 0; k < skipped_count_; ++k) {
+      if (skipped_[k] >= lo && skipped_[k] < lo + words * sizeof(void*)) buffer[(skipped_[k] - lo) / sizeof(void*)] = 0;
+    }
   }
 
   // The words of one range: every block one points into gets `flag` (and, when pushing, a turn
@@ -327,6 +401,8 @@ class Scan {
   RawArray<std::uint32_t> worklist_;
   std::size_t top_ = 0;
   std::uintptr_t lo_ = 0, hi_ = 0;
+  const std::uintptr_t* skipped_ = nullptr;
+  std::size_t skipped_count_ = 0;
 };
 
 }  // namespace
@@ -347,6 +423,8 @@ Classification Classifier::run(const Checkpoint& since, std::uintptr_t stack_flo
   // consolidates them into plain free chunks, which the heap walk skips.
   ::malloc_trim(0);
   const std::uintptr_t cached_mark = tcache_key();
+  std::uintptr_t stale_words[kMaxArenas];
+  const std::size_t stale_count = arena_stale_words(stale_words);
   RawArray<RawTrace> blocks;
   const std::size_t n = collect_heap(&blocks);
   RawArray<std::uint8_t> flags(n + 1);
@@ -366,6 +444,7 @@ Classification Classifier::run(const Checkpoint& since, std::uintptr_t stack_flo
       {reinterpret_cast<std::uintptr_t>(blocks.region()), reinterpret_cast<std::uintptr_t>(blocks.region()) + blocks.bytes()},
       {reinterpret_cast<std::uintptr_t>(flags.region()), reinterpret_cast<std::uintptr_t>(flags.region()) + flags.bytes()}};
   Scan scan(blocks, n, flags);
+  scan.skip_root_words(stale_words, stale_count);
   bool all_read = true;
   auto scan_root = [&](std::uintptr_t lo, std::uintptr_t hi, const Region& region) {
     bool ok = true;

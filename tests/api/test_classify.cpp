@@ -2,6 +2,8 @@
 // points to indirect), everything still reachable is held, wherever the reference lives.
 #include <gtest/gtest.h>
 
+#include <malloc.h>
+
 #include <algorithm>
 #include <condition_variable>
 #include <cstdlib>
@@ -147,6 +149,45 @@ TEST_F(Classify, APointerLeftInFreedSmallNodesDoesNotHoldTheBlock) {
   const auto c = leakguard::classify_survivors(start);
   EXPECT_EQ(kind_of(c, g_node_lost ^ 0x5555), SurvivorKind::kDirectLeak) << (c.notes.empty() ? "" : c.notes[0]);
   std::free(reinterpret_cast<void*>(g_node_lost ^ 0x5555));
+}
+
+std::uintptr_t g_remainder_lost = 0;
+
+// glibc's arena remembers the remainder of its last split (last_remainder) and leaves that
+// pointer behind when the remainder is merged back and handed out inside a bigger block. It is
+// bookkeeping, not a reference.
+TEST_F(Classify, TheArenasLastRemainderDoesNotHoldTheBlock) {
+  leakguard::Checkpoint start;
+  deep(20, [] {
+    constexpr std::size_t kSmall = 1000;  // a small-bin size, as a split's remainder needs
+    std::vector<void*> fill;              // the tcache's bin for kSmall full: frees go to the arena
+    for (int i = 0; i < 7; ++i) fill.push_back(std::malloc(kSmall));
+    // `big` needs a chunk in use right after it, or freeing it merges it into the top chunk.
+    std::vector<void*> spare;
+    void* big = nullptr;
+    void* after = nullptr;
+    for (int i = 0; i < 16 && after != static_cast<char*>(big) + 16016; ++i) {
+      if (big != nullptr) spare.push_back(big);
+      big = std::malloc(16000);
+      after = std::malloc(16000);
+      spare.push_back(after);
+    }
+    ASSERT_EQ(after, static_cast<char*>(big) + 16016) << "no neighbouring chunks";
+    std::free(big);                      // into the unsorted bin
+    void* small = std::malloc(kSmall);   // split off big's start; the rest is last_remainder
+    for (void* p : fill) std::free(p);
+    std::free(small);                    // merges with the remainder back into big's chunk
+    void* lost = std::malloc(15000);     // that chunk again: last_remainder points inside it
+    ASSERT_EQ(lost, big);
+    keep(lost);
+    g_remainder_lost = ~reinterpret_cast<std::uintptr_t>(lost);  // no copy points inside it either
+    for (void* p : spare) std::free(p);
+  });
+  if (HasFatalFailure()) return;
+  scrub_stack();
+  const auto c = leakguard::classify_survivors(start);
+  EXPECT_EQ(kind_of(c, ~g_remainder_lost), SurvivorKind::kDirectLeak) << (c.notes.empty() ? "" : c.notes[0]);
+  std::free(reinterpret_cast<void*>(~g_remainder_lost));
 }
 
 std::uintptr_t g_vector_obj = 0, g_vector_buf = 0;
