@@ -98,4 +98,18 @@ class LEAKGUARD_API ScopedUntraced {
   ScopedUntraced& operator=(const ScopedUntraced&) = delete;
 };
 
+namespace detail {
+// For leakguard's own code outside the core (the test framework plugins), not for tests: as
+// ScopedUntraced, and the blocks also live in leakguard's own heap, apart from the program's. The
+// leak check never reads that heap, so leakguard's bookkeeping can neither hold a lost block nor
+// be taken for the program's.
+class LEAKGUARD_API OwnMemoryScope {
+ public:
+  OwnMemoryScope() noexcept;
+  ~OwnMemoryScope();
+  OwnMemoryScope(const OwnMemoryScope&) = delete;
+  OwnMemoryScope& operator=(const OwnMemoryScope&) = delete;
+};
+}  // namespace detail
+
 }  // namespace leakguard

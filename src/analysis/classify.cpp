@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <charconv>
 #include <cerrno>
 #include <cstdlib>
@@ -19,6 +20,8 @@
 #include <unordered_map>
 
 #include "analysis/raw_array.hpp"
+#include "core/own_heap.hpp"
+#include "core/real_alloc.hpp"
 #include "core/tracer.hpp"
 #include "leakguard/tracing.hpp"
 #include "snapshot/raw_snapshot.hpp"
@@ -178,10 +181,11 @@ std::uintptr_t tcache_key() {
     std::uintptr_t seen[2] = {0, 0};
     const std::size_t sizes[2] = {40, 72};
     for (int i = 0; i < 2; ++i) {
-      auto* p = static_cast<std::uintptr_t*>(std::calloc(1, sizes[i]));  // zeroed: no key unless cached
+      // glibc's own: the probe runs in leakguard's code, whose blocks are in its own heap.
+      auto* p = static_cast<std::uintptr_t*>(__libc_calloc(1, sizes[i]));  // zeroed: no key unless cached
       if (p == nullptr) return std::uintptr_t{0};
       const auto addr = reinterpret_cast<std::uintptr_t>(p);
-      std::free(p);
+      __libc_free(p);
       if (!read_memory(addr + sizeof(std::uintptr_t), &seen[i], sizeof seen[i])) return std::uintptr_t{0};
     }
     return seen[0] == seen[1] ? seen[0] : std::uintptr_t{0};
@@ -217,15 +221,16 @@ std::uintptr_t main_arena() {
     static_assert(sizeof(void*) == 8, "glibc's 64-bit arena layout");
     for (int attempt = 0; attempt < 4; ++attempt) {
       // Too big for a tcache or a fast bin; the neighbours keep it from merging into the top.
-      void* before = std::malloc(4096);
-      void* chunk = std::malloc(4096);
-      void* after = std::malloc(4096);
+      // glibc's own blocks, as in tcache_key().
+      void* before = __libc_malloc(4096);
+      void* chunk = __libc_malloc(4096);
+      void* after = __libc_malloc(4096);
       std::uintptr_t back_link = 0;
       const auto addr = reinterpret_cast<std::uintptr_t>(chunk);
-      std::free(chunk);
+      __libc_free(chunk);
       const bool read = chunk != nullptr && read_memory(addr + sizeof(std::uintptr_t), &back_link, sizeof back_link);
-      std::free(after);
-      std::free(before);
+      __libc_free(after);
+      __libc_free(before);
       if (read && back_link > kArenaTop && arena_ring_closes(back_link - kArenaTop)) return back_link - kArenaTop;
     }
     return std::uintptr_t{0};
@@ -437,18 +442,23 @@ Classification Classifier::run(const Checkpoint& since, std::uintptr_t stack_flo
   }
   if (survivors == 0) return result;
 
-  // Roots: writable mappings, minus the scan's own arrays, minus the interiors of traced blocks
-  // (reached ones are scanned by the flood), minus the calling thread's stack below its caller.
-  // Nothing here may copy block addresses into the malloc heap: it is scanned.
-  const std::uintptr_t own[2][2] = {
+  // Roots: writable mappings, minus the scan's own arrays and leakguard's own heap, minus the
+  // interiors of traced blocks (reached ones are scanned by the flood), minus the calling
+  // thread's stack below its caller. Nothing here may copy block addresses into the malloc heap:
+  // it is scanned.
+  const detail::OwnHeapRange own_heap = detail::own_heap_range();
+  std::array<std::uintptr_t, 2> own[3] = {
       {reinterpret_cast<std::uintptr_t>(blocks.region()), reinterpret_cast<std::uintptr_t>(blocks.region()) + blocks.bytes()},
-      {reinterpret_cast<std::uintptr_t>(flags.region()), reinterpret_cast<std::uintptr_t>(flags.region()) + flags.bytes()}};
+      {reinterpret_cast<std::uintptr_t>(flags.region()), reinterpret_cast<std::uintptr_t>(flags.region()) + flags.bytes()},
+      {own_heap.lo, own_heap.hi}};
+  std::sort(std::begin(own), std::end(own), [](const auto& a, const auto& b) { return a[0] < b[0]; });
   Scan scan(blocks, n, flags);
   scan.skip_root_words(stale_words, stale_count);
   bool all_read = true;
   auto scan_root = [&](std::uintptr_t lo, std::uintptr_t hi, const Region& region) {
     bool ok = true;
     // The scan's own arrays are separate mappings, but the kernel may merge them with a neighbour.
+    // In address order, so that each part left of one is scanned once.
     for (const auto& o : own) {
       if (o[0] < hi && lo < o[1]) {
         if (lo < o[0]) ok = scan.scan_root(lo, o[0]) && ok;
@@ -466,20 +476,11 @@ Classification Classifier::run(const Checkpoint& since, std::uintptr_t stack_flo
   // buffers) that would make a lost block look held. So the gap is walked chunk by chunk and only
   // chunks in use are scanned. Chunks in glibc's tcache and fast bins still read as in use, and
   // are scanned. Anything that does not parse as chunks is scanned whole.
-  auto scan_heap_gap = [&](const RawTrace& prev, std::uintptr_t lo, std::uintptr_t hi, bool block_follows,
-                           const Region& region) {
+  // Walks glibc's chunks from `chunk` through [lo, hi), scanning those in use: see scan_heap_gap.
+  auto walk_chunks = [&](std::uintptr_t chunk, std::uintptr_t lo, std::uintptr_t hi, bool block_follows,
+                         const Region& region) {
     constexpr std::uintptr_t kWord = sizeof(std::uintptr_t);
     constexpr std::uintptr_t kInUse = 1, kMapped = 2, kFlags = 7;
-    // Between two traced blocks that are neighbour chunks lie only the first one's padding and
-    // the second one's header: nothing to read (the common case, and a system call saved).
-    if (block_follows && hi - lo < 2 * kWord + 4 * kWord + kWord) return;
-    std::uintptr_t header[2];
-    const std::uintptr_t prev_chunk = prev.addr - 2 * kWord;
-    if (!read_memory(prev_chunk, header, sizeof header) || (header[1] & kMapped) != 0) {
-      scan_root(lo, hi, region);
-      return;
-    }
-    std::uintptr_t chunk = prev_chunk + (header[1] & ~kFlags);
     // Where the next traced block's chunk begins, or the end of the mapping.
     const std::uintptr_t end = block_follows ? hi - 2 * kWord : hi;
     if (chunk < lo - kWord || chunk > end) {  // not glibc's layout: scan it all
@@ -505,11 +506,41 @@ Classification Classifier::run(const Checkpoint& since, std::uintptr_t stack_flo
       const bool cached = cached_mark != 0 && read_memory(chunk + 3 * kWord, &second_word, kWord) &&
                           second_word == cached_mark;
       if ((next_size_word & kInUse) != 0 && !cached) {
-        scan_root(chunk + 2 * kWord, std::min(next + kWord, hi), region);
+        scan_root(std::max(lo, chunk + 2 * kWord), std::min(next + kWord, hi), region);
       }
       chunk = next;
     }
     if (chunk != end) scan_root(std::max(lo, chunk), hi, region);  // lost the thread: scan the rest whole
+  };
+  // The gap [lo, hi) after traced block `prev` in a malloc heap: glibc's chunks follow it, and
+  // a free chunk holds no live pointer, only stale ones (freed nodes, the symbolizer's freed
+  // buffers) that would make a lost block look held. So the gap is walked chunk by chunk and only
+  // chunks in use are scanned. Chunks in glibc's tcache and fast bins still read as in use, and
+  // are scanned. Anything that does not parse as chunks is scanned whole.
+  auto scan_heap_gap = [&](const RawTrace& prev, std::uintptr_t lo, std::uintptr_t hi, bool block_follows,
+                           const Region& region) {
+    constexpr std::uintptr_t kWord = sizeof(std::uintptr_t);
+    constexpr std::uintptr_t kMapped = 2, kFlags = 7;
+    // Between two traced blocks that are neighbour chunks lie only the first one's padding and
+    // the second one's header: nothing to read (the common case, and a system call saved).
+    if (block_follows && hi - lo < 2 * kWord + 4 * kWord + kWord) return;
+    std::uintptr_t header[2];
+    const std::uintptr_t prev_chunk = prev.addr - 2 * kWord;
+    if (!read_memory(prev_chunk, header, sizeof header) || (header[1] & kMapped) != 0) {
+      scan_root(lo, hi, region);
+      return;
+    }
+    walk_chunks(prev_chunk + (header[1] & ~kFlags), lo, hi, block_follows, region);
+  };
+  // The main heap ([heap], grown by brk) begins with its first chunk, so the part before its first
+  // traced block is walked from there; other gaps with no traced block before them are scanned
+  // whole.
+  auto scan_first_gap = [&](std::uintptr_t lo, std::uintptr_t hi, bool block_follows, const Region& region) {
+    if (std::strcmp(region.what, "[heap]") == 0 && lo == region.lo) {
+      walk_chunks(region.lo, lo, hi, block_follows, region);
+    } else {
+      scan_root(lo, hi, region);
+    }
   };
   RawArray<char> maps_text;
   RawArray<Region> regions(256);
@@ -536,6 +567,8 @@ Classification Classifier::run(const Checkpoint& since, std::uintptr_t stack_flo
         const std::uintptr_t gap_hi = std::min<std::uintptr_t>(b->addr, hi);
         if (prev != nullptr && gap_hi == b->addr) {
           scan_heap_gap(*prev, lo, gap_hi, true, region);
+        } else if (prev == nullptr) {
+          scan_first_gap(lo, gap_hi, gap_hi == b->addr, region);
         } else {
           scan_root(lo, gap_hi, region);
         }
@@ -547,7 +580,7 @@ Classification Classifier::run(const Checkpoint& since, std::uintptr_t stack_flo
       if (prev != nullptr) {
         scan_heap_gap(*prev, lo, hi, false, region);
       } else {
-        scan_root(lo, hi, region);
+        scan_first_gap(lo, hi, false, region);
       }
     }
   }

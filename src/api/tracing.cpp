@@ -79,6 +79,8 @@ int untrack(Domain domain, std::uintptr_t ptr) { return detail::tracer_untrack(d
 
 ScopedUntraced::ScopedUntraced() noexcept { detail::begin_untraced(); }
 ScopedUntraced::~ScopedUntraced() { detail::end_untraced(); }
+detail::OwnMemoryScope::OwnMemoryScope() noexcept { detail::begin_own(); }
+detail::OwnMemoryScope::~OwnMemoryScope() { detail::end_own(); }
 
 namespace {
 

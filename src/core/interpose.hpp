@@ -5,12 +5,19 @@
 #include <cstdint>
 
 #include "config.hpp"
+#include "own_heap.hpp"
 #include "real_alloc.hpp"
 #include "thread_cache.hpp"
 #include "tracer.hpp"
 #include "world.hpp"
 
 namespace leakguard::detail {
+
+// A block for leakguard's own code, from its own heap; null for everyone else's (and when that
+// heap cannot serve): glibc's then.
+LG_ALWAYS_INLINE void* own_block(std::size_t size) noexcept {
+  return LG_UNLIKELY(t_state.own != 0) ? own_malloc(size) : nullptr;
+}
 
 LG_ALWAYS_INLINE void* traced(void* p, std::size_t size, std::uintptr_t entry_fp) noexcept {
   if (LG_LIKELY(p != nullptr) && tracing_enabled()) record_alloc(p, size, entry_fp);
@@ -43,6 +50,10 @@ LG_ALWAYS_INLINE bool forget_own_block(void* p) noexcept {
 
 LG_ALWAYS_INLINE void release(void* p) noexcept {
   if (p == nullptr) return;
+  if (LG_UNLIKELY(in_own_heap(p))) {  // never traced
+    own_free(p);
+    return;
+  }
   if (tracing_enabled() && !forget_own_block(p) && !record_free(p)) return;
   __libc_free(p);
 }

@@ -12,6 +12,7 @@
 
 #define LG_INTERPOSE extern "C" __attribute__((visibility("default")))
 
+using leakguard::detail::own_block;
 using leakguard::detail::record_alloc;
 using leakguard::detail::release;
 using leakguard::detail::traced;
@@ -19,7 +20,26 @@ using leakguard::detail::tracing_enabled;
 
 namespace {
 
+// A block of leakguard's own heap stays there, wherever it is resized from (glibc's if full).
+void* realloc_own(void* old, std::size_t size) noexcept {
+  if (size == 0) {  // as glibc: the block is freed and null returned
+    leakguard::detail::own_free(old);
+    return nullptr;
+  }
+  if (void* p = leakguard::detail::own_realloc(old, size)) return p;
+  void* p = __libc_malloc(size);
+  if (p == nullptr) return nullptr;
+  const std::size_t usable = leakguard::detail::own_usable_size(old);
+  std::memcpy(p, old, usable < size ? usable : size);
+  leakguard::detail::own_free(old);
+  return p;
+}
+
 LG_ALWAYS_INLINE void* traced_realloc(void* old, std::size_t size, std::uintptr_t fp) {
+  if (LG_UNLIKELY(leakguard::detail::in_own_heap(old))) return realloc_own(old, size);
+  if (old == nullptr) {
+    if (void* p = own_block(size)) return p;
+  }
   if (!tracing_enabled()) return __libc_realloc(old, size);
   if (old == nullptr) return traced(__libc_realloc(nullptr, size), size, fp);
   const auto forgotten = leakguard::detail::forget_for_realloc(old);
@@ -63,12 +83,16 @@ bool aligned_alloc_validates() {
 }  // namespace
 
 LG_INTERPOSE void* malloc(std::size_t size) noexcept {
+  if (void* p = own_block(size)) return p;
   return traced(__libc_malloc(size), size, LG_CURRENT_FRAME());
 }
 
 LG_INTERPOSE void free(void* ptr) noexcept { release(ptr); }
 
 LG_INTERPOSE void* calloc(std::size_t n, std::size_t size) noexcept {
+  if (LG_UNLIKELY(leakguard::detail::t_state.own != 0)) {
+    if (void* p = leakguard::detail::own_calloc(n, size)) return p;
+  }
   // On overflow glibc returns null with ENOMEM, so n * size is only used when it fits.
   return traced(__libc_calloc(n, size), n * size, LG_CURRENT_FRAME());
 }

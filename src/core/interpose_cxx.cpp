@@ -15,6 +15,9 @@ namespace {
 
 LG_ALWAYS_INLINE void* allocate(std::size_t size, std::size_t alignment) {
   const std::size_t request = size != 0 ? size : 1;
+  if (alignment <= alignof(std::max_align_t)) {
+    if (void* p = leakguard::detail::own_block(request)) return p;
+  }
   for (;;) {
     void* p = alignment <= alignof(std::max_align_t) ? __libc_malloc(request)
                                                       : __libc_memalign(alignment, request);

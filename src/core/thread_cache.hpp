@@ -47,6 +47,9 @@ struct ThreadState {
   // Nonzero inside an UntracedScope: new blocks are not traced, but frees still forget traced
   // blocks, so a block freed there never lingers as a false survivor.
   std::uint32_t untraced;
+  // Nonzero while leakguard's own code runs (an UntracedScope): its blocks, untraced, come from
+  // leakguard's own heap (own_heap.hpp), apart from the program's.
+  std::uint32_t own;
   bool exiting;      // the cache was handed back at thread exit; use the shared cache
   // The stack of this thread's last traced allocation, zero beyond last_nframes, and its id (0:
   // none yet). Allocations in a loop repeat their stack; the walk compares as it reads.

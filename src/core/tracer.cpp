@@ -658,5 +658,13 @@ int tracer_untrack(std::uint64_t domain, std::uintptr_t addr) noexcept {
 
 void begin_untraced() noexcept { ++t_state.untraced; }
 void end_untraced() noexcept { --t_state.untraced; }
+void begin_own() noexcept {
+  ++t_state.untraced;
+  ++t_state.own;
+}
+void end_own() noexcept {
+  --t_state.own;
+  --t_state.untraced;
+}
 
 }  // namespace leakguard::detail

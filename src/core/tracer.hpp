@@ -117,12 +117,15 @@ int tracer_untrack(std::uint64_t domain, std::uintptr_t addr) noexcept;
 // While alive, blocks the calling thread allocates are not traced (its frees are still seen).
 // Snapshots, symbolization and reports run inside one, so the tracer's readers never show up in
 // the traces they read.
+// leakguard's own code runs in one: its blocks are untraced and live in its own heap.
 void begin_untraced() noexcept;
 void end_untraced() noexcept;
+void begin_own() noexcept;
+void end_own() noexcept;
 class UntracedScope {
  public:
-  UntracedScope() noexcept { begin_untraced(); }
-  ~UntracedScope() { end_untraced(); }
+  UntracedScope() noexcept { begin_own(); }
+  ~UntracedScope() { end_own(); }
   UntracedScope(const UntracedScope&) = delete;
   UntracedScope& operator=(const UntracedScope&) = delete;
 };

@@ -190,6 +190,32 @@ TEST_F(Classify, TheArenasLastRemainderDoesNotHoldTheBlock) {
   std::free(reinterpret_cast<void*>(~g_remainder_lost));
 }
 
+std::uintptr_t g_own_copy_lost = 0;
+std::uintptr_t* g_own_copy = nullptr;
+
+// leakguard's own memory (its symbolizer's caches, reports, the plugins' bookkeeping) lives apart
+// from the program's heap, and is never a root: a copy of an address kept there does not hold
+// the block.
+TEST_F(Classify, LeakguardsOwnMemoryDoesNotHoldTheBlock) {
+  leakguard::Checkpoint start;
+  deep(20, [] {
+    void* lost = std::malloc(96);
+    keep(lost);
+    {
+      leakguard::detail::OwnMemoryScope own;
+      g_own_copy = new std::uintptr_t[64];
+    }
+    for (int i = 0; i < 64; ++i) g_own_copy[i] = reinterpret_cast<std::uintptr_t>(lost);
+    g_own_copy_lost = ~reinterpret_cast<std::uintptr_t>(lost);
+  });
+  scrub_stack();
+  const auto c = leakguard::classify_survivors(start);
+  ASSERT_EQ(c.survivors.size(), 1u) << "the own heap's block is not traced";
+  EXPECT_EQ(kind_of(c, ~g_own_copy_lost), SurvivorKind::kDirectLeak) << (c.notes.empty() ? "" : c.notes[0]);
+  delete[] g_own_copy;  // freed from outside the scope: the own heap takes it back
+  std::free(reinterpret_cast<void*>(~g_own_copy_lost));
+}
+
 std::uintptr_t g_vector_obj = 0, g_vector_buf = 0;
 int g_vector_line = 0;
 
