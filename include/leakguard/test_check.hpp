@@ -13,6 +13,7 @@
 #include "leakguard/classify.hpp"
 #include "leakguard/export.hpp"
 #include "leakguard/report.hpp"
+#include "leakguard/snapshot.hpp"
 
 namespace leakguard {
 
@@ -51,15 +52,27 @@ struct TestVerdict {
 LEAKGUARD_API void skip_leak_check();
 LEAKGUARD_API void expect_leaked_blocks(std::size_t blocks);
 
-// The repeated-run rule (CPython's regrtest -R) for a test run several times: each run's growth
-// of the user's memory (TestVerdict::growth), lost or still reachable, is recorded per test. After
-// the warmup runs, a test that grew in every run leaks (a global container growing on every
+// The user's net growth from `before` to `after` (take_snapshot()): per allocating stack, the
+// heap memory alive at the end minus that alive at the start, summed over the stacks of the
+// user's code (the framework's, leakguard's and the runtime's own left out, as in a test's check).
+// A run that replaces what the one before it made (a config object, a bounded cache's entry)
+// grows by nothing. `report` lists the stacks that grew.
+struct NetGrowth {
+  std::int64_t bytes = 0;
+  std::int64_t blocks = 0;
+  Report report;
+};
+LEAKGUARD_API NetGrowth user_net_growth(const Snapshot& before, const Snapshot& after);
+
+// The repeated-run rule (CPython's regrtest -R) for a test run several times: each run's net
+// growth of the user's memory (user_net_growth), lost or still reachable, is recorded per test.
+// After the warmup runs, a test that grew in every run leaks (a global container growing on every
 // call); one that grew in some runs only is suspicious; a lazy static or a first-use cache grows
 // in the warmup only and passes.
 class LEAKGUARD_API RepeatedRuns {
  public:
   explicit RepeatedRuns(int warmup = 1) : warmup_(warmup) {}
-  void record(const std::string& test, const TestVerdict& run);
+  void record(const std::string& test, std::int64_t bytes, std::int64_t blocks);
   // Over the runs after the warmup; kNoLeak while there are none.
   LeakVerdict verdict(const std::string& test) const;
   // Bytes grown in each run after the warmup.
@@ -75,9 +88,10 @@ class LEAKGUARD_API RepeatedRuns {
 // Ends a test's window and judges what survived it. Leaks that LEAKGUARD_SUPPRESSIONS (a file in
 // LSan's syntax, suppressions.hpp) matches are not counted; a bad file is named on stderr once,
 // and no suppression applies. A block that another thread frees just after
-// the test must not fail it: when something would fail, the check is retried after 1, 2, 4, 8
-// and 16 ms (as goleak does) and only what is still there counts.
-LEAKGUARD_API TestVerdict finish_test_window(const Checkpoint& window, CheckMode mode);
+// the test must not fail it: when something would fail (a leak, strict mode's growth, or growth
+// over `net_budget` bytes when that is not negative), the check is retried after 1, 2, 4, 8 and
+// 16 ms (as goleak does) and only what is still there counts.
+LEAKGUARD_API TestVerdict finish_test_window(const Checkpoint& window, CheckMode mode, std::int64_t net_budget = -1);
 
 // Zeroes 16 KiB of the stack below the caller. A finished test's frames are dead but keep their
 // values, and the adapter's own frames are laid over them with slots it never writes: a leaked

@@ -12,6 +12,9 @@
 //   LEAKGUARD_HELD_NOTE=<size>              reachable growth that earns a line on stderr (1 MiB)
 //   LEAKGUARD_SKIP=<patterns>               tests not checked: "Suite.*:Other.Name", '*' and '?'
 //                                           wildcards, ':' between patterns, as --gtest_filter
+//   LEAKGUARD_REPEAT=<n>                    run the whole suite n times (n >= 2: the repeated-run
+//                                           rule); the adapters do the reruns (GoogleTest's
+//                                           --gtest_repeat, the Catch2 plugin's run_session)
 // From inside a test, for that test only (the adapters give them macro spellings):
 //   set_test_net_budget / set_test_peak_budget, skip_leak_check, expect_leaked_blocks.
 // From anywhere, for every test whose name matches: skip_leak_checks_for(pattern).
@@ -35,6 +38,7 @@ struct TestSettings {
   std::int64_t peak_budget = -1;  // bytes; -1: none
   std::size_t held_note = std::size_t{1} << 20;
   std::vector<std::string> skip;  // name patterns
+  int repeat = 1;                 // runs of the suite the environment asks for
 
   // The environment's settings above; read once per process.
   static const TestSettings& from_environment();
@@ -94,6 +98,9 @@ class LEAKGUARD_API TestChecker {
   void begin_iteration(int iteration, int iterations);
   // Opens the test's window. `name` identifies it across repeated runs.
   void begin_test(std::string name);
+  // Names the open window anew, when only its end tells which run of the test it was (Catch2
+  // runs a test case's body once per leaf section and generator value).
+  void name_run(std::string_view name);
   // Closes the window, judges it, and hands the outcome to raise(const TestOutcome&) before it
   // returns. Call it first thing at the test's end, from a frame with no other locals: the test's
   // dead frames lie where the adapter's frames now are, with slots nobody wrote since, and the

@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -156,9 +157,43 @@ CheckMode check_mode_from_environment() {
   return mode;
 }
 
-void RepeatedRuns::record(const std::string& test, const TestVerdict& run) {
+void RepeatedRuns::record(const std::string& test, std::int64_t bytes, std::int64_t blocks) {
   detail::UntracedScope untraced;  // bookkeeping across tests is not any test's growth
-  runs_[test].emplace_back(run.growth.total_bytes, run.growth.total_blocks);
+  runs_[test].emplace_back(bytes, blocks);
+}
+
+namespace {
+// The snapshot's heap blocks that the user's code allocated (users()), by their shared tracebacks.
+Snapshot users_heap(const Snapshot& all) {
+  const auto rule = detail::current_attribution_rule();
+  std::map<const Traceback*, bool> decided;
+  std::vector<Trace> kept;
+  for (const Trace& t : all.traces()) {
+    if (t.domain != kHeapDomain) continue;
+    auto [it, fresh] = decided.emplace(t.traceback_ptr.get(), false);
+    if (fresh) {
+      Survivor s;
+      s.traceback = t.traceback();
+      it->second = users(s, *rule) && suppressions().match(s.traceback) == nullptr;
+    }
+    if (it->second) kept.push_back(t);
+  }
+  return Snapshot(std::move(kept), all.traceback_limit());
+}
+}  // namespace
+
+NetGrowth user_net_growth(const Snapshot& before, const Snapshot& after) {
+  detail::UntracedScope untraced;
+  const Snapshot old_users = users_heap(before), new_users = users_heap(after);
+  NetGrowth net;
+  for (const StatisticDiff& d : new_users.compare_to(old_users, KeyType::kTraceback)) {
+    net.bytes += d.size_diff;
+    net.blocks += d.count_diff;
+  }
+  net.report = growth_report(old_users, new_users, "growth");
+  net.report.total_bytes = net.bytes;
+  net.report.total_blocks = net.blocks;
+  return net;
 }
 
 LeakVerdict RepeatedRuns::verdict(const std::string& test) const {
@@ -167,7 +202,8 @@ LeakVerdict RepeatedRuns::verdict(const std::string& test) const {
   int measured = 0, grew = 0;
   for (std::size_t i = static_cast<std::size_t>(warmup_); i < it->second.size(); ++i) {
     ++measured;
-    grew += (it->second[i].first > 0 || it->second[i].second > 0) ? 1 : 0;
+    const auto [bytes, blocks] = it->second[i];
+    grew += (bytes > 0 || (bytes == 0 && blocks > 0)) ? 1 : 0;
   }
   return grew == measured ? LeakVerdict::kLeak : (grew == 0 ? LeakVerdict::kNoLeak : LeakVerdict::kSuspicious);
 }
@@ -222,7 +258,7 @@ void forget_test_wishes() {
 void skip_leak_check() { g_skip_test.store(true); }
 void expect_leaked_blocks(std::size_t blocks) { g_expected_blocks.store(static_cast<std::int64_t>(blocks)); }
 
-TestVerdict finish_test_window(const Checkpoint& window, CheckMode mode) {
+TestVerdict finish_test_window(const Checkpoint& window, CheckMode mode, std::int64_t net_budget) {
   // What the test said about itself holds for this window only.
   struct ForgetTestWishes {
     ~ForgetTestWishes() { detail::forget_test_wishes(); }
@@ -230,7 +266,10 @@ TestVerdict finish_test_window(const Checkpoint& window, CheckMode mode) {
   if (mode == CheckMode::kOff || g_skip_test.load()) return {};
   detail::UntracedScope untraced;  // the verdict's own memory must not be judged on the retry
   TestVerdict verdict = judge(classify_survivors(window), mode);
-  for (int wait_ms = 1; wait_ms <= 16 && !verdict.report.sites.empty(); wait_ms *= 2) {
+  auto would_fail = [net_budget](const TestVerdict& v) {
+    return !v.report.sites.empty() || (net_budget >= 0 && v.growth.total_bytes > net_budget);
+  };
+  for (int wait_ms = 1; wait_ms <= 16 && would_fail(verdict); wait_ms *= 2) {
     std::this_thread::sleep_for(std::chrono::milliseconds(wait_ms));
     verdict = judge(classify_survivors(window), mode);
   }

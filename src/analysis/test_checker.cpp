@@ -2,8 +2,10 @@
 #include "leakguard/test_checker.hpp"
 
 #include <atomic>
+#include <charconv>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <mutex>
 #include <optional>
 
@@ -25,6 +27,19 @@ std::int64_t size_from_environment(const char* variable, std::int64_t otherwise)
     std::fprintf(stderr, "leakguard: %s='%s' is not a size (%s); ignored\n", variable, value, e.what());
     return otherwise;
   }
+}
+
+int repeat_from_environment() {
+  const char* value = std::getenv("LEAKGUARD_REPEAT");
+  if (value == nullptr || *value == '\0') return 1;
+  int n = 0;
+  const char* end = value + std::strlen(value);
+  const auto [at, error] = std::from_chars(value, end, n);
+  if (error != std::errc() || at != end || n < 1) {
+    std::fprintf(stderr, "leakguard: LEAKGUARD_REPEAT='%s' is not a number of runs (1 or more); running once\n", value);
+    return 1;
+  }
+  return n;
 }
 
 std::vector<std::string> split_patterns(std::string_view patterns) {
@@ -112,6 +127,7 @@ struct TestChecker::State {
   std::optional<Checkpoint> window;
   std::unique_ptr<MemoryBudget> peak;  // the test's peak budget, when one applies
   RepeatedRuns runs;
+  std::optional<Snapshot> run_start;  // repeated runs: the heap when the run began
 
   void arm_peak_budget(std::size_t bytes) {
     detail::UntracedScope untraced;
@@ -135,6 +151,7 @@ const TestSettings& TestSettings::from_environment() {
     s.held_note = static_cast<std::size_t>(
         size_from_environment("LEAKGUARD_HELD_NOTE", static_cast<std::int64_t>(s.held_note)));
     if (const char* skip = std::getenv("LEAKGUARD_SKIP")) s.skip = split_patterns(skip);
+    s.repeat = repeat_from_environment();
     return s;
   }();
   return settings;
@@ -193,8 +210,17 @@ void TestChecker::begin_test(std::string name) {
   }
   if (s.settings.mode == CheckMode::kOff || !is_tracing() || skipped_by_name(s.settings, s.name)) return;
   if (s.settings.peak_budget >= 0) s.arm_peak_budget(static_cast<std::size_t>(s.settings.peak_budget));
+  if (s.iterations >= 2) {  // the repeated-run rule judges the run's net growth
+    detail::UntracedScope untraced;
+    s.run_start.emplace(take_snapshot());
+  }
   g_running.store(&s);
   s.window.emplace();  // last: everything above is the checker's, not the test's
+}
+
+void TestChecker::name_run(std::string_view name) {
+  detail::UntracedScope untraced;  // a copy of the checker's own, not the test's memory
+  state_->name.assign(name);
 }
 
 namespace {
@@ -203,6 +229,12 @@ namespace {
 __attribute__((noinline)) void judge_test(TestChecker::State& s, bool skipped,
                                           void (*raise)(const TestOutcome&, void*), void* context) {
   TestOutcome outcome;
+  std::optional<Snapshot> run_start;
+  {
+    detail::UntracedScope untraced;
+    run_start = std::move(s.run_start);
+    s.run_start.reset();
+  }
   if (!s.window) {
     detail::forget_test_wishes();
     raise(outcome, context);
@@ -223,7 +255,7 @@ __attribute__((noinline)) void judge_test(TestChecker::State& s, bool skipped,
     return;
   }
   const std::int64_t net_budget = detail::test_net_budget() >= 0 ? detail::test_net_budget() : s.settings.net_budget;
-  const TestVerdict verdict = finish_test_window(window, s.settings.mode);  // forgets the wishes
+  const TestVerdict verdict = finish_test_window(window, s.settings.mode, net_budget);  // forgets the wishes
   const bool report_only = s.settings.mode == CheckMode::kReport;
   auto raise_or_note = [&](TestFinding finding) {
     if (report_only) {
@@ -255,14 +287,19 @@ __attribute__((noinline)) void judge_test(TestChecker::State& s, bool skipped,
     raise_or_note(failure_at(peak->report, peak->crossing ? &*peak->crossing : nullptr, peak->message()));
   }
 
-  if (s.iterations >= 2) {
-    s.runs.record(s.name, verdict);
+  if (s.iterations >= 2 && run_start) {
+    NetGrowth net;
+    {
+      detail::UntracedScope untraced;
+      net = user_net_growth(*run_start, take_snapshot());
+    }
+    s.runs.record(s.name, net.bytes, net.blocks);
     if (s.iteration == s.iterations - 1) {
       const LeakVerdict across = s.runs.verdict(s.name);
       std::string grew;
       for (const std::int64_t bytes : s.runs.growth_after_warmup(s.name)) grew += " " + format_bytes(bytes, true);
       if (across == LeakVerdict::kLeak) {
-        Report report = verdict.growth;
+        Report report = net.report;
         report.what = "growth in every repeated run after the first (" + grew.substr(1) + ")";
         raise_or_note(failure_at(report, nullptr, text_of(report)));
       } else if (across == LeakVerdict::kSuspicious) {

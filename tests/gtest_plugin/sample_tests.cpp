@@ -11,7 +11,9 @@
 #include <ctime>
 #include <iostream>
 #include <locale>
+#include <deque>
 #include <map>
+#include <memory>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -173,6 +175,20 @@ std::vector<int>& lazy_table() {
 
 TEST(Repeat, FillsALazyStaticOnce) { EXPECT_EQ(lazy_table().size(), 512u); }
 
+// Memory that stays the same size from run to run, though each run makes it anew: no leak.
+struct Config {
+  std::string name = std::string(100, 'c');
+  std::vector<int> values = std::vector<int>(20);
+};
+std::unique_ptr<Config> g_config;
+TEST(Repeat, ReplacesAGlobalEveryRun) { g_config = std::make_unique<Config>(); }
+
+std::deque<std::string> g_recent;  // the last two entries
+TEST(Repeat, KeepsABoundedHistory) {
+  g_recent.emplace_back(200, 'h');
+  if (g_recent.size() > 2) g_recent.pop_front();
+}
+
 }  // namespace
 
 namespace {
@@ -294,5 +310,20 @@ TYPED_TEST_SUITE(Typed, Types);
 TYPED_TEST(Typed, LeaksForDoubleOnly) {
   if (std::is_same_v<TypeParam, double>) leak_blocks(1);
 }
+
+// Typed and type-parameterized suites opted out by name, as plain ones.
+template <class T>
+class TypedUnchecked : public ::testing::Test {};
+TYPED_TEST_SUITE(TypedUnchecked, Types);
+LEAKGUARD_SKIP_LEAK_CHECK_SUITE(TypedUnchecked);
+TYPED_TEST(TypedUnchecked, Leaks) { leak_blocks(1); }
+
+template <class T>
+class TypeParamUnchecked : public ::testing::Test {};
+TYPED_TEST_SUITE_P(TypeParamUnchecked);
+LEAKGUARD_SKIP_LEAK_CHECK_SUITE(TypeParamUnchecked);
+TYPED_TEST_P(TypeParamUnchecked, Leaks) { leak_blocks(1); }
+REGISTER_TYPED_TEST_SUITE_P(TypeParamUnchecked, Leaks);
+INSTANTIATE_TYPED_TEST_SUITE_P(My, TypeParamUnchecked, Types);
 
 }  // namespace

@@ -150,6 +150,9 @@ TEST(GtestPlugin, ABlockAnotherThreadFreesJustAfterTheTestDoesNotFailIt) {
   for (int run = 0; run < 5; ++run) {
     const auto strict = run_sample("Threads.*", "", "strict");
     ASSERT_EQ(strict.exit_code, 0) << "run " << run << "\n" << strict.output;
+    // So would a net budget the block is over.
+    const auto budget = run_sample("Threads.*", "", "fail LEAKGUARD_NET_BUDGET=100");
+    ASSERT_EQ(budget.exit_code, 0) << "run " << run << "\n" << budget.output;
   }
 }
 
@@ -186,6 +189,9 @@ TEST(GtestPlugin, RepeatedRunsCatchAGlobalContainerThatGrowsEveryRun) {
   EXPECT_TRUE(contains(repeated.output, "g_registry.push_back(new int[64]);")) << "the site's source line\n" << repeated.output;
   EXPECT_EQ(count(repeated.output, "[  FAILED  ] Repeat.GrowsAGlobalEveryRun ("), 1u) << "only its last run fails\n" << repeated.output;
   EXPECT_FALSE(contains(repeated.output, "[  FAILED  ] Repeat.FillsALazyStaticOnce")) << repeated.output;
+  // The rule judges net growth: a run that replaces what the run before made does not grow.
+  EXPECT_FALSE(contains(repeated.output, "[  FAILED  ] Repeat.ReplacesAGlobalEveryRun")) << repeated.output;
+  EXPECT_FALSE(contains(repeated.output, "[  FAILED  ] Repeat.KeepsABoundedHistory")) << repeated.output;
   EXPECT_TRUE(contains(repeated.output, "leakguard: Repeat.FillsALazyStaticOnce grew in its first run only (+2.0 KiB): "
                                         "a lazy static or first-use cache, not a leak\n"))
       << repeated.output;
@@ -200,7 +206,7 @@ TEST(GtestPlugin, ListingTestsPrintsNothingElse) {
             "Threads.\n  ABlockFreedByABackgroundThreadSoonAfterTheTest\n"
             "Opts.\n  SkipsItsCheck\n  LeaksTwoOnPurpose\n  AllowsOneButLeaksThree\n  LeaksInASuppressedFunction\n"
             "  IgnoresAnObject\n  LeaksInsideAnUntracedScope\n"
-            "Repeat.\n  GrowsAGlobalEveryRun\n  FillsALazyStaticOnce\n"
+            "Repeat.\n  GrowsAGlobalEveryRun\n  FillsALazyStaticOnce\n  ReplacesAGlobalEveryRun\n  KeepsABoundedHistory\n"
             "Budget.\n  NetGrowthOverTheTestsBudget\n  NetGrowthWithinTheTestsBudget\n  PeakOverTheTestsBudget\n"
             "  PeakWithinTheTestsBudgetAroundAMemoryWithin\n"
             "Unchecked.\n  LeaksFreely\n"
@@ -208,6 +214,10 @@ TEST(GtestPlugin, ListingTestsPrintsNothingElse) {
             "Edge.\n  LeaksThenSkips\n  ThrowsOutOfTheTest\n  DiesInAChildThatLeaks\n  LeaksAfterADeathTest\n"
             "Typed/0.  # TypeParam = int\n  LeaksForDoubleOnly\n"
             "Typed/1.  # TypeParam = double\n  LeaksForDoubleOnly\n"
+            "TypedUnchecked/0.  # TypeParam = int\n  Leaks\n"
+            "TypedUnchecked/1.  # TypeParam = double\n  Leaks\n"
+            "My/TypeParamUnchecked/0.  # TypeParam = int\n  Leaks\n"
+            "My/TypeParamUnchecked/1.  # TypeParam = double\n  Leaks\n"
             "Each/Sizes.\n  LeaksOnlyForTwo/0  # GetParam() = 1\n  LeaksOnlyForTwo/1  # GetParam() = 2\n"
             "  LeaksOnlyForTwo/2  # GetParam() = 3\n");
 }
@@ -256,7 +266,8 @@ TEST(GtestPlugin, BudgetsPerTestAndFromTheEnvironment) {
 }
 
 TEST(GtestPlugin, SuiteAndNameOptOutsAndScopedEscapes) {
-  const auto run = run_sample("Unchecked.*:Opts.IgnoresAnObject:Opts.LeaksInsideAnUntracedScope");
+  const auto run = run_sample("Unchecked.*:TypedUnchecked/*:My/TypeParamUnchecked/*:Opts.IgnoresAnObject:"
+                              "Opts.LeaksInsideAnUntracedScope");
   EXPECT_EQ(run.exit_code, 0) << run.output;
   EXPECT_FALSE(contains(run.output, "leakguard:")) << run.output;
   const auto by_name = run_sample("Sample.LeaksABuffer", "", "fail LEAKGUARD_SKIP=Other.*:Sample.Leaks*");
@@ -271,10 +282,12 @@ TEST(GtestPlugin, RuntimeAndFrameworkNoiseNeverFails) {
   }
 }
 
-// Strict: any growth of the user's fails, the lazy static's too.
+// Strict: any growth of the user's fails, the lazy static's too (and, in a single run, the
+// first config object and history entry).
 TEST(GtestPlugin, StrictModeFailsAGlobalContainerThatGrowsInASingleRun) {
   const auto run = run_sample("Repeat.*", "", "strict");
-  const std::vector<std::string> expected = {"Repeat.FillsALazyStaticOnce", "Repeat.GrowsAGlobalEveryRun"};
+  const std::vector<std::string> expected = {"Repeat.FillsALazyStaticOnce", "Repeat.GrowsAGlobalEveryRun",
+                                             "Repeat.KeepsABoundedHistory", "Repeat.ReplacesAGlobalEveryRun"};
   EXPECT_EQ(failed_tests(run.output), expected) << run.output;
   EXPECT_TRUE(contains(run.output, "leakguard: growth (strict mode): +264 B in +2 blocks\n")) << run.output;
 }
@@ -337,7 +350,7 @@ TEST(GtestPlugin, ShuffledAndShardedRunsFindTheSameLeaks) {
     ran += count(run.output, "[ RUN      ] ");
     gather(run, "shard " + std::to_string(shard));
   }
-  EXPECT_EQ(ran, 12u) << "the shards split the 12 tests between them";
+  EXPECT_EQ(ran, 14u) << "the shards split the 14 tests between them";
   std::sort(caught.begin(), caught.end());
   EXPECT_EQ(caught, expected);
 }

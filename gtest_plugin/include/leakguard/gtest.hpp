@@ -47,7 +47,7 @@
 // OPT-OUTS
 //   LEAKGUARD_SKIP_LEAK_CHECK()              inside a test: skip its check
 //   LEAKGUARD_SKIP_LEAK_CHECK_SUITE(Suite);  at namespace scope: skip every test of a suite
-//                                            (and of its parameterized instantiations)
+//                                            (and of its parameterized and typed instantiations)
 //   LEAKGUARD_SKIP=Suite.*:Other.Name        from the environment, gtest filter syntax
 //   EXPECT_LEAKS(n)                          inside a test: it leaks up to n blocks on purpose
 //   leakguard::ignore_object(p)              p and what it reaches are never a leak
@@ -96,7 +96,7 @@ void install();
 #define EXPECT_LEAKS(blocks) LEAKGUARD_EXPECT_LEAKS(blocks)
 #define LEAKGUARD_SKIP_LEAK_CHECK_SUITE(suite)                                              \
   static const bool LEAKGUARD_GTEST_CAT_(lg_skip_suite_, __LINE__) [[maybe_unused]] = \
-      (::leakguard::skip_leak_checks_for(#suite ".*:*/" #suite ".*"), true)
+      (::leakguard::skip_leak_checks_for(#suite ".*:*/" #suite ".*:" #suite "/*:*/" #suite "/*"), true)
 #define LEAKGUARD_GTEST_CAT_(a, b) LEAKGUARD_GTEST_CAT2_(a, b)
 #define LEAKGUARD_GTEST_CAT2_(a, b) a##b
 
