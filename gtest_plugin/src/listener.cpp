@@ -21,6 +21,16 @@ int repeat_count() {
 #endif
 }
 
+// LEAKGUARD_REPEAT is --gtest_repeat's, when the command line did not set that.
+void repeat_as_asked(int runs) {
+  if (runs < 2 || repeat_count() != 1) return;
+#ifdef GTEST_FLAG_SET
+  GTEST_FLAG_SET(repeat, runs);
+#else
+  ::testing::GTEST_FLAG(repeat) = runs;
+#endif
+}
+
 void raise(const ::testing::TestInfo& info, const TestOutcome& outcome) {
   if (!outcome.checked) return;
   ::testing::Test::RecordProperty("leakguard_leaked_bytes", std::to_string(outcome.leaked_bytes));
@@ -77,6 +87,7 @@ void install() {
   const std::string here = __FILE__;
   declare_test_framework({"testing::"}, {"*/include/gtest/*", "*/include/gmock/*", "*/googletest/src/*",
                                          "*/googlemock/src/*", here.substr(0, here.rfind('/')) + "/*"});
+  repeat_as_asked(settings.repeat);
   ::testing::UnitTest::GetInstance()->listeners().Append(new LeakListener(settings));
 }
 

@@ -192,6 +192,10 @@ TEST(GtestPlugin, RepeatedRunsCatchAGlobalContainerThatGrowsEveryRun) {
   // The rule judges net growth: a run that replaces what the run before made does not grow.
   EXPECT_FALSE(contains(repeated.output, "[  FAILED  ] Repeat.ReplacesAGlobalEveryRun")) << repeated.output;
   EXPECT_FALSE(contains(repeated.output, "[  FAILED  ] Repeat.KeepsABoundedHistory")) << repeated.output;
+  // LEAKGUARD_REPEAT asks for the same runs from the environment.
+  const auto from_env = run_sample("Repeat.*", "", "fail LEAKGUARD_REPEAT=4");
+  EXPECT_EQ(count(from_env.output, "Repeating all tests (iteration "), 4u) << from_env.output;
+  EXPECT_EQ(count(from_env.output, "[  FAILED  ] Repeat.GrowsAGlobalEveryRun ("), 1u) << from_env.output;
   EXPECT_TRUE(contains(repeated.output, "leakguard: Repeat.FillsALazyStaticOnce grew in its first run only (+2.0 KiB): "
                                         "a lazy static or first-use cache, not a leak\n"))
       << repeated.output;

@@ -39,9 +39,12 @@
 //     e.g. "256 KiB". Inside a test, LEAKGUARD_TEST_NET_BUDGET(limit) and
 //     LEAKGUARD_TEST_PEAK_BUDGET(limit) set that test's own (the peak one counts from where it is
 //     set: put it first).
-//   --gtest_repeat=N (N >= 2): the repeated-run rule. A test whose user memory grew in every run
-//     after the first fails in the last run (a global container growing on every call), even if
-//     every block is reachable; one that grew in some runs only gets a line on stderr.
+//   --gtest_repeat=N (N >= 2), or LEAKGUARD_REPEAT=N when the command line sets no repeat: the
+//     repeated-run rule. A test whose user memory grew in every run after the first fails in the
+//     last run (a global container growing on every call), even if every block is reachable; one
+//     that grew in some runs only, or in the first only (a lazy static), gets a line on stderr.
+//     Growth is net: what the run left alive minus what it freed of the user's, per allocating
+//     stack, so a run that replaces the object the run before made does not grow.
 //   LEAKGUARD_SUPPRESSIONS=<file>: LSan-style `leak:<pattern>` lines (suppressions.hpp).
 //
 // OPT-OUTS
