@@ -102,6 +102,12 @@ TEST(Macros, MemoryWithin) {
   EXPECT_NET_MEMORY_WITHIN(1024, { std::vector<char> big(8 * 1024); });  // peak 8 KiB, net 0: passes
 }
 
+std::vector<std::vector<char>> g_macro_kept;
+TEST(Macros, NetMemoryWithinFails) {
+  EXPECT_NET_MEMORY_WITHIN("4 KiB", g_macro_kept.emplace_back(64 * 1024)); std::printf("net line %d\n", __LINE__);
+  g_macro_kept.clear();
+}
+
 }  // namespace
 
 namespace {
@@ -325,5 +331,29 @@ LEAKGUARD_SKIP_LEAK_CHECK_SUITE(TypeParamUnchecked);
 TYPED_TEST_P(TypeParamUnchecked, Leaks) { leak_blocks(1); }
 REGISTER_TYPED_TEST_SUITE_P(TypeParamUnchecked, Leaks);
 INSTANTIATE_TYPED_TEST_SUITE_P(My, TypeParamUnchecked, Types);
+
+}  // namespace
+
+namespace {
+
+// A fixture's SetUp, TearDown and destructor are inside the test's window: what they lose is the
+// test's leak, and what the destructor frees is no leak.
+class Fixture : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    owned_ = new std::vector<char>(150 * 1024);
+    if (std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()) == "LeaksInSetUp") leak_blocks(1);
+  }
+  void TearDown() override {
+    if (std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()) == "LeaksInTearDown") leak_blocks(1);
+  }
+  ~Fixture() override { delete owned_; }
+
+  std::vector<char>* owned_ = nullptr;
+};
+
+TEST_F(Fixture, LeaksInSetUp) {}
+TEST_F(Fixture, LeaksInTearDown) {}
+TEST_F(Fixture, FreesInItsDestructor) { EXPECT_EQ(owned_->size(), 150u * 1024); }
 
 }  // namespace

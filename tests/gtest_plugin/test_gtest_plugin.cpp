@@ -120,6 +120,15 @@ TEST(GtestPlugin, MemoryWithinMacrosReportTheCrossing) {
   EXPECT_EQ(count(run.output, ": Failure"), 1u) << "the 64 KiB and net budgets hold\n" << run.output;
 }
 
+TEST(GtestPlugin, NetMemoryWithinFailsOnTheStatementsGrowth) {
+  const auto run = run_sample("Macros.NetMemoryWithinFails");
+  EXPECT_EQ(run.exit_code, 1) << run.output;
+  const std::string line = printed_line(run.output, "net line ");
+  EXPECT_TRUE(contains(run.output, "sample_tests.cpp:" + line + ": Failure\nleakguard: net growth over budget: +64.")) << run.output;
+  EXPECT_TRUE(contains(run.output, "(budget 4.0 KiB)")) << run.output;
+  EXPECT_EQ(count(run.output, ": Failure"), 1u) << "the macro's failure only\n" << run.output;
+}
+
 TEST(GtestPlugin, ModesFromTheEnvironment) {
   // report: the leak is shown on stderr and nothing fails.
   const auto report = run_sample("Sample.LeaksABuffer", "", "report");
@@ -207,6 +216,7 @@ TEST(GtestPlugin, ListingTestsPrintsNothingElse) {
   EXPECT_EQ(run.output,
             "Sample.\n  LeaksABuffer\n  CleansUp\n  FillsACache\n  FailsAndTracesWithoutLeaking\n"
             "Macros.\n  NoLeakPassesAndFails\n  AssertNoLeakStopsTheTest\n  StrictCountsReachableGrowth\n  MemoryWithin\n"
+            "  NetMemoryWithinFails\n"
             "Threads.\n  ABlockFreedByABackgroundThreadSoonAfterTheTest\n"
             "Opts.\n  SkipsItsCheck\n  LeaksTwoOnPurpose\n  AllowsOneButLeaksThree\n  LeaksInASuppressedFunction\n"
             "  IgnoresAnObject\n  LeaksInsideAnUntracedScope\n"
@@ -222,6 +232,7 @@ TEST(GtestPlugin, ListingTestsPrintsNothingElse) {
             "TypedUnchecked/1.  # TypeParam = double\n  Leaks\n"
             "My/TypeParamUnchecked/0.  # TypeParam = int\n  Leaks\n"
             "My/TypeParamUnchecked/1.  # TypeParam = double\n  Leaks\n"
+            "Fixture.\n  LeaksInSetUp\n  LeaksInTearDown\n  FreesInItsDestructor\n"
             "Each/Sizes.\n  LeaksOnlyForTwo/0  # GetParam() = 1\n  LeaksOnlyForTwo/1  # GetParam() = 2\n"
             "  LeaksOnlyForTwo/2  # GetParam() = 3\n");
 }
@@ -357,6 +368,14 @@ TEST(GtestPlugin, ShuffledAndShardedRunsFindTheSameLeaks) {
   EXPECT_EQ(ran, 14u) << "the shards split the 14 tests between them";
   std::sort(caught.begin(), caught.end());
   EXPECT_EQ(caught, expected);
+}
+
+// A fixture's SetUp, TearDown and destructor run inside the test's window.
+TEST(GtestPlugin, AFixturesSetUpAndTearDownAreTheTests) {
+  const auto run = run_sample("Fixture.*");
+  EXPECT_EQ(failed_tests(run.output), (std::vector<std::string>{"Fixture.LeaksInSetUp", "Fixture.LeaksInTearDown"}))
+      << run.output;
+  EXPECT_EQ(count(run.output, "leakguard: leak: +160.0 KiB in +1 block\n"), 2u) << run.output;
 }
 
 }  // namespace
