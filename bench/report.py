@@ -17,10 +17,14 @@ import re
 import statistics
 import sys
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import report_tools  # noqa: E402
+
 NAME = re.compile(r"^(?P<fn>\w+)/depth:(?P<depth>\d+)/mode:(?P<mode>\d+)"
                   r"(?:/iterations:\d+)?(?:/real_time)?(?:/threads:(?P<threads>\d+))?$")
-FILE = re.compile(r"micro_(?P<variant>plain|traced)_(?P<rep>\d+)(?:_\d+)?\.json$")
+FILE = re.compile(r"micro_(?P<variant>plain|traced|clang|lsan)_(?P<rep>\d+)(?:_\d+)?\.json$")
 DEPTHS = (1, 8, 25, 64)
+RESULTS = None
 TARGETS = {1: 4.0, 25: 7.0}  # issue 3: traced / plain at depth 1 and depth 25
 MEMORY_TARGET = 32.0          # bytes per live block, interned stacks excluded
 
@@ -44,7 +48,7 @@ def merge_raw(raw, results):
 
 def load_runs(results):
     """{variant: {(fn, depth, mode, threads): {rep: ns per pair per thread}}}"""
-    runs = {"plain": {}, "traced": {}}
+    runs = {"plain": {}, "traced": {}, "clang": {}, "lsan": {}}
     with open(os.path.join(results, "micro.json")) as fh:
         rows = json.load(fh)
     for b in rows:
@@ -80,25 +84,32 @@ def micro_tables(runs):
         for threads in (1, 2):
             lines.append(f"\n**{title}, hot, {threads} thread{'s' if threads > 1 else ''}** "
                          "(ns per pair per thread, fastest run; ratio to plain)\n")
-            lines.append("| depth | plain | leakguard, tracing off | tracing, nframe = depth | tracing, nframe = 16 (default) |")
-            lines.append("|---|---|---|---|---|")
+            lines.append("| depth | plain | leakguard, tracing off | tracing, nframe = depth | tracing, nframe = 16 (default) "
+                         "| plain, clang | LSan (clang; ratio to plain clang) |")
+            lines.append("|---|---|---|---|---|---|---|")
             for depth in DEPTHS:
                 base = best(runs, "plain", (fn, depth, 0, threads))
                 if base is None:
                     continue
                 cells = [cell(best(runs, "traced", (fn, depth, mode, threads)), base) for mode in (0, 1, 2)]
+                cbase = best(runs, "clang", (fn, depth, 0, threads))
+                cells.append("-" if cbase is None else f"{cbase:.1f}")
+                cells.append(cell(best(runs, "lsan", (fn, depth, 0, threads)), cbase))
                 lines.append(f"| {depth} | {base:.1f} | " + " | ".join(cells) + " |")
     lines.append("\n**malloc+free, cold: 1M live blocks, each pair frees a pseudo-random one and allocates "
                  "its replacement** (ns per pair, 1 thread)\n")
-    lines.append("| depth | plain | leakguard, tracing off | tracing, nframe = depth |")
-    lines.append("|---|---|---|---|")
+    lines.append("| depth | plain | leakguard, tracing off | tracing, nframe = depth | plain, clang | LSan (ratio to plain clang) |")
+    lines.append("|---|---|---|---|---|---|")
     for depth in (1, 25):
         base = best(runs, "plain", ("malloc_free_cold", depth, 0, 1))
         if base is None:
             continue
         off = best(runs, "traced", ("malloc_free_cold", depth, 0, 1))
         on = best(runs, "traced", ("malloc_free_cold", depth, 1, 1))
-        lines.append(f"| {depth} | {base:.1f} | {cell(off, base)} | {cell(on, base)} |")
+        cbase = best(runs, "clang", ("malloc_free_cold", depth, 0, 1))
+        lsan = best(runs, "lsan", ("malloc_free_cold", depth, 0, 1))
+        lines.append(f"| {depth} | {base:.1f} | {cell(off, base)} | {cell(on, base)} | "
+                     f"{'-' if cbase is None else f'{cbase:.1f}'} | {cell(lsan, cbase)} |")
     return lines
 
 
@@ -223,33 +234,41 @@ def plot(runs, plots):
     os.makedirs(plots, exist_ok=True)
     fig, ax = plt.subplots(figsize=(7, 4.2))
     for fn, label in (("malloc_free", "malloc+free"), ("new_delete", "new[]+delete[]")):
-        for threads in (1, 2):
+        for variant, mode, base, style, what in (("traced", 1, "plain", "-", "leakguard, nframe = depth"),
+                                                 ("traced", 2, "plain", "--", "leakguard, nframe = 16"),
+                                                 ("lsan", 0, "clang", ":", "LSan")):
             xs, ys = [], []
             for d in DEPTHS:
-                p, t = best(runs, "plain", (fn, d, 0, threads)), best(runs, "traced", (fn, d, 1, threads))
+                p, t = best(runs, base, (fn, d, 0, 1)), best(runs, variant, (fn, d, mode, 1))
                 if p and t:
                     xs.append(d)
                     ys.append(t / p)
-            ax.plot(xs, ys, marker="o", label=f"{label}, {threads} thread{'s' if threads > 1 else ''}")
+            if xs:
+                ax.plot(xs, ys, marker="o", linestyle=style, label=f"{what}: {label}")
     ax.axhline(4, color="grey", linestyle=":", linewidth=1)
     ax.axhline(7, color="grey", linestyle="--", linewidth=1)
     ax.text(64, 4, " target at depth 1 ", va="bottom", ha="right", fontsize=8, color="grey")
     ax.text(64, 7, " target at depth 25 ", va="bottom", ha="right", fontsize=8, color="grey")
     ax.set_xscale("log", base=2)
     ax.set_xticks(list(DEPTHS), [str(d) for d in DEPTHS])
-    ax.set_xlabel("stack depth (frames captured, nframe = depth)")
+    ax.set_xlabel("stack depth (frames below the benchmark loop)")
     ax.set_ylabel("traced / plain, same run")
-    ax.set_title("leakguard overhead per allocation+free pair (hot)")
+    ax.set_title("overhead per allocation+free pair (hot, 1 thread)")
     ax.legend(fontsize=8)
     ax.grid(True, alpha=0.3)
     fig.tight_layout()
     out = os.path.join(plots, "micro_overhead.png")
     fig.savefig(out, dpi=110)
     print(f"\n![overhead against depth]({os.path.relpath(out, os.path.join(plots, '..', '..'))})")
+    plt.close(fig)
+    for line in report_tools.plots(RESULTS, plots, plt):
+        print("\n" + line)
 
 
 def main():
+    global RESULTS
     results, plots = sys.argv[1], sys.argv[2]
+    RESULTS = results
     if len(sys.argv) > 3:
         merge_raw(sys.argv[3], results)
     runs = load_runs(results)
@@ -257,8 +276,16 @@ def main():
     machine = open(os.path.join(results, "machine.txt")).read().strip().split("\n")
     print("<!-- generated by scripts/bench.sh from bench/results/; do not edit by hand -->\n")
     print("Run: " + "; ".join(machine) + ".")
-    for line in (targets_table(runs, snap) + micro_tables(runs) + capture_table(results) +
-                 snapshot_table(snap) + classify_table(results)):
+
+    def micro_ratio(fn, depth, mode, threads):
+        p, t = best(runs, "plain", (fn, depth, 0, threads)), best(runs, "traced", (fn, depth, mode, threads))
+        c, ls = best(runs, "clang", (fn, depth, 0, threads)), best(runs, "lsan", (fn, depth, 0, threads))
+        return (t / p if p and t else None), (ls / c if c and ls else None)
+
+    for line in (report_tools.targets(results, micro_ratio, snap) + micro_tables(runs) +
+                 report_tools.whole_table(results) + report_tools.suite_table(results) +
+                 report_tools.check_table(results) + report_tools.report_table(results) +
+                 capture_table(results) + snapshot_table(snap)):
         print(line)
     plot(runs, plots)
 
