@@ -21,17 +21,55 @@
 //     its caller's frame up.
 //   - then every traced block reachable from those roots, transitively.
 // Not scanned: the registers of other threads (a pointer held only in one may be missed), the
-// tracer's own tables (mapped apart from the heap), memory mapped without write permission, and
-// the one stale word of each glibc arena (last_remainder, which goes on naming a split chunk
-// after that memory is handed out inside a bigger block). The scan itself takes no memory from
-// the malloc heap.
+// tracer's own tables (mapped apart from the heap), memory mapped without write permission, the
+// bookkeeping of each glibc arena (its fields up to `next`: `last_remainder` goes on naming a split
+// chunk after that memory is handed out inside a bigger block, and `top` and the bins name free
+// chunks by their header, which overlaps the last word of the block before them when that block
+// fills its chunk: 24, 40, ..., 200 bytes), and the frames and TLS of threads that are gone:
+//   - A thread that has exited leaves its stack mapping behind (glibc caches it for the next
+//     thread), and the copies of addresses in its dead frames and TLS made whatever it dropped
+//     look held. Such a stack is recognised by glibc's thread descriptor at its top (x86_64: the
+//     TCB's `tcb` and `self` words name it) with a tid of 0 or less, glibc's own test for a stack
+//     it may reuse: the kernel clears the tid when the thread exits and pthread_join sets -1,
+//     while no thread ever runs with it unset (the kernel writes it before the thread's first
+//     instruction). Only when glibc made the stack itself (`user_stack` false: nothing but that
+//     thread's frames and TLS lies below the descriptor) and the mapping sits right above a guard
+//     page (no neighbour merged into it) are the frames and TLS skipped; the descriptor itself is
+//     still scanned (the TLS vector, a joinable thread's result, the argument of a thread being
+//     started on that stack), and if a thread was started on the stack by the end of the scan,
+//     the rest of it is scanned too. The offsets of `tid` and `user_stack` are learnt from the
+//     initial thread's own descriptor; when they cannot be, every stack is scanned whole. This
+//     needs no list of live threads (a live thread the tracer never saw is scanned as before),
+//     and costs a read of 4 KiB per anonymous mapping above a guard page, only when something
+//     survives.
+// The scan itself takes no memory from the malloc heap.
+//
+// Stale stack words at the checkpoint. The commonest way a lost block looked held: a frame that
+// stays live across the window (the test framework's, above the listener that opens it) keeps a
+// dangling copy of a small chunk freed just before the window, and the tcache, last in first out,
+// hands that very chunk to the window's first allocation of that size. So a Checkpoint reads the
+// calling thread's stack from its own frame up (at most 256 KiB) for words naming a chunk in that
+// thread's tcache (glibc 2.34+ marks those), takes those chunks out of the tcache (malloc of their
+// size, at most 16 tries a size, the chunks not named going back in their order) and keeps them,
+// zeroed, until it is destroyed: no block of the window can be at an address a stale word names.
+// It removes no root and skips no word, so it cannot make a held block look lost; it only changes
+// which addresses the window's allocations get (at most 32 chunks, of 1 KiB at most). Chunks
+// freed into the fast bins or bigger bins, stale words on other threads' stacks or in the heap,
+// and frees inside the window are not covered.
+// Ignoring, at classification, stack words left unchanged since the checkpoint (a word written
+// before a block existed cannot name it) is not sound, and is not done: an unchanged word can be
+// the only reference to a block of the window, when the variable was stored again with a
+// recycled address (`p = new T` where p held the same freed address, as the tcache makes likely)
+// or when realloc grew a block in place (a new block of the window at the old address), and no
+// write can be seen from the words' values alone.
 // Every uncertainty errs toward "held": stale data can only make a lost block look held, never
 // the other way round. Stale data remains in unused slots of live stack frames and in the unused
 // parts of live chunks (the tracer's own caches among them). So a lost block is sometimes reported
 // held; the repeated-run rule still catches a leak that recurs. If some root cannot be read,
 // every survivor is reported held and `notes` says why.
 //
-// Cost: a checkpoint is one brief pause of the tracer's bookkeeping. Classifying, when nothing
+// Cost: a checkpoint is one brief pause of the tracer's bookkeeping, plus the read of its thread's
+// stack above it and a probe of the words that may name chunks (one system call per 64). Classifying, when nothing
 // of the window survives (the common case), is a sum over threads, whatever the size of the
 // heap; only when a block survives does it copy the live blocks' addresses and scan the roots and
 // the reachable heap.

@@ -4,11 +4,14 @@
 
 #include <fcntl.h>
 #include <malloc.h>
+#include <pthread.h>
+#include <sys/syscall.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <charconv>
 #include <cerrno>
 #include <cstdlib>
@@ -47,7 +50,8 @@ std::size_t collect_heap(RawArray<RawTrace>* out) {
 
 struct Region {
   std::uintptr_t lo, hi;
-  char what[80];  // the mapping's path, or "anonymous"
+  char what[80];      // the mapping's path, or "anonymous"
+  bool after_guard;   // anonymous, right above an inaccessible mapping: the shape of a thread stack
 };
 
 // Every readable and writable mapping but the kernel's own pages, read without the malloc heap:
@@ -72,6 +76,7 @@ std::size_t writable_mappings(RawArray<char>& text, RawArray<Region>* out) {
     text.resize(text.size() * 2);  // the file did not fit: read it again, whole
   }
   std::size_t n = 0;
+  std::uintptr_t guard_hi = 0;  // where the last inaccessible anonymous mapping ended
   for (std::size_t at = 0; at < length;) {
     std::size_t eol = at;
     while (eol < length && text[eol] != '\n') ++eol;
@@ -89,8 +94,6 @@ std::size_t writable_mappings(RawArray<char>& text, RawArray<Region>* out) {
     while (pos < line.size() && line[pos] == ' ') ++pos;
     const std::string_view path = line.substr(std::min(pos, line.size()));
     const std::string_view perms = fields[1];
-    if (perms.size() < 2 || perms[0] != 'r' || perms[1] != 'w') continue;
-    if (path == "[vvar]" || path == "[vsyscall]" || path == "[vdso]") continue;
     const std::size_t dash = fields[0].find('-');
     if (dash == std::string_view::npos) continue;
     Region r{};
@@ -99,6 +102,11 @@ std::size_t writable_mappings(RawArray<char>& text, RawArray<Region>* out) {
         std::from_chars(hi.data(), hi.data() + hi.size(), r.hi, 16).ec != std::errc()) {
       continue;
     }
+    const std::uintptr_t below_guard = guard_hi;
+    guard_hi = perms.substr(0, 3) == "---" && path.empty() ? r.hi : 0;
+    if (perms.size() < 2 || perms[0] != 'r' || perms[1] != 'w') continue;
+    if (path == "[vvar]" || path == "[vsyscall]" || path == "[vdso]") continue;
+    r.after_guard = path.empty() && below_guard == r.lo;
     const std::string_view what = path.empty() ? std::string_view("anonymous") : path;
     std::memcpy(r.what, what.data(), std::min(what.size(), sizeof r.what - 1));
     if (n == out->size()) {
@@ -121,15 +129,37 @@ bool read_memory(std::uintptr_t addr, void* buffer, std::size_t n) {
 
 }  // namespace
 
+namespace {
+std::uintptr_t tcache_key();
+}  // namespace
+
+// Chunks of the calling thread's tcache that a word of its live stack still names: taken out of
+// glibc's hands for the window's lifetime (see "Stale stack words" in classify.hpp).
+struct Quarantine {
+  static constexpr std::size_t kMax = 32;
+  void* chunks[kMax] = {};
+  std::size_t count = 0;
+
+  Quarantine() = default;
+  Quarantine(const Quarantine&) = delete;
+  Quarantine& operator=(const Quarantine&) = delete;
+  ~Quarantine() {
+    for (std::size_t i = count; i-- > 0;) __libc_free(chunks[i]);
+  }
+  void take_named_from(std::uintptr_t sp);
+};
+
 struct Checkpoint::State {
   std::uint64_t window = 0;  // the trace table's window this checkpoint began
   std::uint64_t wraps = 0;   // how often window ids had wrapped then
+  Quarantine quarantine;
 };
 
 Checkpoint::Checkpoint() {
   if (!is_tracing()) throw std::logic_error("leakguard::Checkpoint: tracing is off; start it first");
   detail::UntracedScope untraced;
   state_ = std::make_unique<State>();
+  state_->quarantine.take_named_from(reinterpret_cast<std::uintptr_t>(__builtin_frame_address(0)));
   state_->window = detail::tracer_begin_window(&state_->wraps);
 }
 Checkpoint::~Checkpoint() = default;
@@ -193,17 +223,21 @@ std::uintptr_t tcache_key() {
   return key;
 }
 
-// glibc's arenas (struct malloc_state) keep `last_remainder`: the chunk split most recently for a
-// small request. glibc leaves it as it is when that chunk is later handed out whole or merged
-// into a bigger one, so it may point into the middle of a live block: allocator bookkeeping,
-// never a reference, and the one stale pointer in an arena (its bins and top name free chunks
-// only). The scan skips that word of every arena.
+// glibc's arenas (struct malloc_state) hold allocator bookkeeping only, never a reference to a
+// live block, yet some of it points into live blocks:
+//   - `last_remainder`, the chunk split most recently for a small request: glibc leaves it as it
+//     is when that chunk is later handed out whole or merged into a bigger one, so it may point
+//     into the middle of a live block;
+//   - `top`, the fast bins and the bins name free chunks by their header, and a free chunk's
+//     header overlaps the last word of the block before it when that block uses its chunk whole
+//     (a size of 16k+8 bytes: 24, 40, ..., 200): a 200-byte block just below the top chunk looked
+//     held by `top`.
+// So the scan skips every arena's fields up to `next` (the ring of arenas, which names no block).
 // The main arena is found through a chunk freed into its unsorted bin, whose back link then
 // names the bin's head inside the arena; the others through the arenas' `next` ring. The offsets
 // are glibc's 64-bit layout since 2.27; the ring closing back on the main arena confirms them,
 // and when it does not, nothing is skipped (the safe direction: a stale word can only hold).
 constexpr std::uintptr_t kArenaTop = 96;             // mutex, flags, have_fastchunks, fastbinsY[10]
-constexpr std::uintptr_t kArenaLastRemainder = 104;  // right after top
 constexpr std::uintptr_t kArenaNext = 2160;          // after bins[254] and binmap[4]
 constexpr std::size_t kMaxArenas = 64;
 
@@ -238,20 +272,211 @@ std::uintptr_t main_arena() {
   return found;
 }
 
-// Where each arena's last_remainder lies; how many there are.
-std::size_t arena_stale_words(std::uintptr_t (&out)[kMaxArenas]) {
+// Where each arena's bookkeeping lies, [lo, hi); how many arenas there are.
+std::size_t arena_bookkeeping(std::array<std::uintptr_t, 2> (&out)[kMaxArenas]) {
   const std::uintptr_t first = main_arena();
   if (first == 0) return 0;
   std::size_t n = 0;
   std::uintptr_t arena = first;
   do {
-    out[n++] = arena + kArenaLastRemainder;
+    out[n++] = {arena, arena + kArenaNext};
     if (!read_memory(arena + kArenaNext, &arena, sizeof arena)) break;
   } while (arena != 0 && arena != first && n < kMaxArenas);
   return n;
 }
 
+// glibc's thread descriptor (struct pthread) at the top of a thread's stack mapping, as far as
+// the scan reads it: x86_64 only, where the descriptor begins with the TCB, whose `tcb` and `self`
+// words both hold its own address. The offsets of `tid` and `user_stack` are learnt from the
+// calling thread's own descriptor, and only on the initial thread, whose `user_stack` glibc sets
+// (its stack is not glibc's): specific[0] points 512 bytes back, at specific_1stblock, and the
+// flags specific_used, report_events, user_stack follow specific[32]. Anything unexpected turns
+// the rule off, and every stack is then scanned whole.
+struct ThreadLayout {
+  std::size_t tid = 0;         // 0: unknown
+  std::size_t user_stack = 0;
+};
+
+ThreadLayout thread_layout() {
+#if defined(__x86_64__)
+  static std::atomic<int> learnt{0};  // 0: not yet, 1: known, -1: never
+  static ThreadLayout layout;
+  if (learnt.load() == 1) return layout;
+  if (learnt.load() < 0 || getpid() != static_cast<pid_t>(syscall(SYS_gettid))) return {};
+  static std::mutex mutex;
+  std::lock_guard<std::mutex> lock(mutex);
+  if (learnt.load() != 0) return learnt.load() == 1 ? layout : ThreadLayout{};
+  constexpr std::size_t kSpan = 4096, kWord = sizeof(std::uintptr_t);
+  const auto pd = static_cast<std::uintptr_t>(pthread_self());
+  std::uintptr_t words[kSpan / kWord];
+  learnt.store(-1);
+  if (!read_memory(pd, words, sizeof words) || words[0] != pd || words[2] != pd) return {};
+  std::size_t specific = 0;
+  for (std::size_t o = 64 + 512; o + 33 * kWord < kSpan && specific == 0; o += kWord) {
+    if (words[o / kWord] == pd + o - 512) specific = o;
+  }
+  if (specific == 0) return {};
+  const int tid = static_cast<int>(syscall(SYS_gettid));
+  std::size_t tid_at = 0;
+  for (std::size_t o = 3 * kWord; o + sizeof(int) <= specific - 512 && tid_at == 0; o += sizeof(int)) {
+    int v;
+    std::memcpy(&v, reinterpret_cast<const char*>(words) + o, sizeof v);
+    if (v == tid) tid_at = o;
+  }
+  const std::size_t user_stack = specific + 32 * kWord + 2;
+  if (tid_at == 0 || reinterpret_cast<const unsigned char*>(words)[user_stack] != 1) return {};
+  layout = ThreadLayout{tid_at, user_stack};
+  learnt.store(1);
+  return layout;
+#else
+  return {};
+#endif
+}
+
+// Where the descriptor of a thread that is gone lies in `region`, or 0. Gone: its tid is 0 or
+// less, glibc's own test for a stack it may reuse (FREE_P): the kernel clears it when the thread
+// exits (CLONE_CHILD_CLEARTID) and pthread_join sets -1, while a thread runs only with its tid set
+// (the kernel writes it, CLONE_PARENT_SETTID, before the thread first runs); and glibc
+// made the stack itself (user_stack false), so nothing but that thread's frames and TLS lies
+// below the descriptor. The mapping must sit right above a guard page, as glibc's stacks do, so
+// that it is one stack and no neighbour merged into it.
+std::uintptr_t dead_thread_descriptor(const Region& region, const ThreadLayout& layout) {
+  constexpr std::uintptr_t kWord = sizeof(std::uintptr_t), kTail = 4096, kAlign = 64;
+  if (layout.tid == 0 || !region.after_guard || region.hi - region.lo < 2 * kTail) return 0;
+  std::uintptr_t tail[kTail / kWord];
+  const std::uintptr_t base = region.hi - kTail;
+  if (!read_memory(base, tail, sizeof tail)) return 0;
+  for (std::uintptr_t pd = region.hi - kAlign; pd >= base; pd -= kAlign) {
+    const std::size_t i = (pd - base) / kWord;
+    if (i + 2 >= kTail / kWord || tail[i] != pd || tail[i + 2] != pd) continue;
+    if (pd + layout.user_stack >= region.hi) return 0;
+    int tid = -1;
+    unsigned char user_stack = 1;
+    if (!read_memory(pd + layout.tid, &tid, sizeof tid) || !read_memory(pd + layout.user_stack, &user_stack, 1)) {
+      return 0;
+    }
+    return tid <= 0 && user_stack == 0 ? pd : 0;
+  }
+  return 0;
+}
+
 }  // namespace
+
+// The top of the calling thread's stack, as far as its frames go: __libc_stack_end for the initial
+// thread, and for another thread its descriptor, which glibc puts at the top of the thread's stack
+// mapping, above its TLS and its frames (on x86_64). 0 when neither applies.
+extern "C" void* __libc_stack_end;
+
+namespace {
+std::uintptr_t own_stack_top(std::uintptr_t sp) {
+  const auto main_top = reinterpret_cast<std::uintptr_t>(__libc_stack_end);
+  if (sp < main_top && main_top - sp < (std::uintptr_t{1} << 30)) return main_top;
+#if defined(__x86_64__)
+  const auto self = static_cast<std::uintptr_t>(pthread_self());
+  if (sp < self && self - sp < (std::uintptr_t{1} << 30)) return self;
+#endif
+  return 0;
+}
+}  // namespace
+
+// Reads the calling thread's stack from `sp` up (at most kStackWindow bytes) for words that name
+// a chunk in its tcache, and takes those chunks out of it: malloc of that size hands them out
+// (the tcache is LIFO: at most its bin's count of tries), the ones not named go back in the order
+// they came out. What is kept is zeroed (it is scanned as a live untraced chunk) and freed with
+// the checkpoint.
+void Quarantine::take_named_from(std::uintptr_t sp) {
+  constexpr std::size_t kStackWindow = 256 * 1024;
+  constexpr std::uintptr_t kWord = sizeof(std::uintptr_t);
+  constexpr std::uintptr_t kMaxTcacheChunk = 1040;  // glibc's 64 bins: chunks of 32..1040 bytes
+  constexpr int kTries = 16;                         // glibc keeps 7 chunks a bin unless tuned
+  const std::uintptr_t key = tcache_key();
+  const std::uintptr_t top = own_stack_top(sp);
+  if (key == 0 || top <= sp) return;
+  const std::uintptr_t lo = sp & ~(kWord - 1);
+  const std::uintptr_t hi = std::min<std::uintptr_t>(top, lo + kStackWindow) & ~(kWord - 1);
+  // Candidates: words that could be a chunk's user address (16-aligned, not into the stack),
+  // probed 64 at a time for glibc's header (size word) and the tcache's mark (second word).
+  constexpr std::size_t kBatch = 64;
+  std::uintptr_t named[kMax];
+  std::uintptr_t named_size[kMax];
+  std::size_t named_count = 0;
+  std::uintptr_t candidate[kBatch];
+  std::size_t pending = 0;
+  auto probe = [&] {
+    std::uintptr_t words[kBatch][3];
+    iovec local[kBatch], remote[kBatch];
+    std::size_t done = 0;
+    while (done < pending) {
+      const std::size_t n = pending - done;
+      for (std::size_t k = 0; k < n; ++k) {
+        local[k] = iovec{words[done + k], sizeof words[0]};
+        remote[k] = iovec{reinterpret_cast<void*>(candidate[done + k] - kWord), sizeof words[0]};
+      }
+      const ssize_t got = process_vm_readv(getpid(), local, n, remote, n, 0);
+      // A failed read ends the transfer there: what came before is whole, that one is skipped.
+      const std::size_t whole = got < 0 ? 0 : static_cast<std::size_t>(got) / sizeof words[0];
+      for (std::size_t k = done; k < done + whole; ++k) {
+        const std::uintptr_t size = words[k][0] & ~std::uintptr_t{7};
+        const bool mapped = (words[k][0] & 2) != 0;
+        if (words[k][2] != key || mapped || size < 4 * kWord || size > kMaxTcacheChunk || size % 16 != 0) continue;
+        bool seen = false;
+        for (std::size_t j = 0; j < named_count; ++j) seen = seen || named[j] == candidate[k];
+        if (!seen && named_count < kMax) {
+          named[named_count] = candidate[k];
+          named_size[named_count++] = size;
+        }
+      }
+      done += whole + 1;
+    }
+    pending = 0;
+    std::memset(words, 0, sizeof words);  // no copy of a chunk's address outlives the probe
+    asm volatile("" : : "r"(words) : "memory");
+  };
+  for (std::uintptr_t at = lo; at < hi; at += kWord) {
+    const std::uintptr_t w = *reinterpret_cast<const std::uintptr_t*>(at);
+    if (w % 16 != 0 || w < 65536 || w >= (std::uintptr_t{1} << 47) || (w >= lo && w < hi)) continue;
+    candidate[pending++] = w;
+    if (pending == kBatch) probe();
+  }
+  if (pending > 0) probe();
+  // Each size once: take chunks of that size until every named one came out.
+  for (std::size_t i = 0; i < named_count; ++i) {
+    const std::uintptr_t size = named_size[i];
+    if (size == 0) continue;
+    std::size_t wanted = 0;
+    for (std::size_t j = i; j < named_count; ++j) wanted += named_size[j] == size ? 1 : 0;
+    void* others[kTries];
+    std::size_t other_count = 0;
+    for (int t = 0; t < kTries && wanted > 0 && count < kMax; ++t) {
+      void* p = __libc_malloc(size - kWord);  // a request glibc rounds to exactly this chunk size
+      if (p == nullptr) break;
+      bool is_named = false;
+      for (std::size_t j = i; j < named_count; ++j) {
+        if (named_size[j] == size && named[j] == reinterpret_cast<std::uintptr_t>(p)) {
+          is_named = true;
+          named_size[j] = 0;
+        }
+      }
+      if (is_named) {
+        std::memset(p, 0, size - kWord);
+        chunks[count++] = p;
+        --wanted;
+      } else {
+        others[other_count++] = p;
+      }
+    }
+    while (other_count > 0) __libc_free(others[--other_count]);  // back as they were, head last
+    for (std::size_t j = i; j < named_count; ++j) {
+      if (named_size[j] == size) named_size[j] = 0;  // not found in reach: left where it is
+    }
+    std::memset(others, 0, sizeof others);
+    asm volatile("" : : "r"(others) : "memory");
+  }
+  // The copies made here would stay in dead stack, which the window's frames reuse.
+  std::memset(candidate, 0, sizeof candidate);
+  std::memset(named, 0, sizeof named);
+  asm volatile("" : : "r"(candidate), "r"(named) : "memory");
+}
 
 // The scan, one frame below classify_survivors() so that the caller's registers, spilled there,
 // and nothing of the scan's own locals lie above `stack_floor`.
@@ -285,9 +510,9 @@ class Scan {
   // Marks what the words of [lo, hi) reach. False when the range could not be read.
   bool scan_root(std::uintptr_t lo, std::uintptr_t hi) { return scan(lo, hi, kReached, n_, true); }
 
-  // Root words that are never references (allocator bookkeeping), by address.
-  void skip_root_words(const std::uintptr_t* addrs, std::size_t n) {
-    skipped_ = addrs;
+  // Root ranges [lo, hi) that are never references (allocator bookkeeping).
+  void skip_root_ranges(const std::array<std::uintptr_t, 2>* ranges, std::size_t n) {
+    skipped_ = ranges;
     skipped_count_ = n;
   }
 
@@ -383,8 +608,10 @@ class Scan {
   }
 
   void blank_skipped(std::uintptr_t* buffer, std::uintptr_t lo, std::size_t words) const {
+    const std::uintptr_t hi = lo + words * sizeof(void*);
     for (std::size_t k = 0; k < skipped_count_; ++k) {
-      if (skipped_[k] >= lo && skipped_[k] < lo + words * sizeof(void*)) buffer[(skipped_[k] - lo) / sizeof(void*)] = 0;
+      const std::uintptr_t from = std::max(lo, skipped_[k][0]), to = std::min(hi, skipped_[k][1]);
+      for (std::uintptr_t at = from; at < to; at += sizeof(void*)) buffer[(at - lo) / sizeof(void*)] = 0;
     }
   }
 
@@ -406,7 +633,7 @@ class Scan {
   RawArray<std::uint32_t> worklist_;
   std::size_t top_ = 0;
   std::uintptr_t lo_ = 0, hi_ = 0;
-  const std::uintptr_t* skipped_ = nullptr;
+  const std::array<std::uintptr_t, 2>* skipped_ = nullptr;
   std::size_t skipped_count_ = 0;
 };
 
@@ -428,8 +655,8 @@ Classification Classifier::run(const Checkpoint& since, std::uintptr_t stack_flo
   // consolidates them into plain free chunks, which the heap walk skips.
   ::malloc_trim(0);
   const std::uintptr_t cached_mark = tcache_key();
-  std::uintptr_t stale_words[kMaxArenas];
-  const std::size_t stale_count = arena_stale_words(stale_words);
+  std::array<std::uintptr_t, 2> bookkeeping[kMaxArenas];
+  const std::size_t bookkeeping_count = arena_bookkeeping(bookkeeping);
   RawArray<RawTrace> blocks;
   const std::size_t n = collect_heap(&blocks);
   RawArray<std::uint8_t> flags(n + 1);
@@ -453,7 +680,7 @@ Classification Classifier::run(const Checkpoint& since, std::uintptr_t stack_flo
       {own_heap.lo, own_heap.hi}};
   std::sort(std::begin(own), std::end(own), [](const auto& a, const auto& b) { return a[0] < b[0]; });
   Scan scan(blocks, n, flags);
-  scan.skip_root_words(stale_words, stale_count);
+  scan.skip_root_ranges(bookkeeping, bookkeeping_count);
   bool all_read = true;
   auto scan_root = [&](std::uintptr_t lo, std::uintptr_t hi, const Region& region) {
     bool ok = true;
@@ -542,6 +769,7 @@ Classification Classifier::run(const Checkpoint& since, std::uintptr_t stack_flo
       scan_root(lo, hi, region);
     }
   };
+  const ThreadLayout layout = thread_layout();
   RawArray<char> maps_text;
   RawArray<Region> regions(256);
   const std::size_t region_count = writable_mappings(maps_text, &regions);
@@ -554,6 +782,11 @@ Classification Classifier::run(const Checkpoint& since, std::uintptr_t stack_flo
     std::uintptr_t lo = region.lo;
     const std::uintptr_t hi = region.hi;
     if (lo <= stack_floor && stack_floor < hi) lo = stack_floor;
+    // The stack of a thread that is gone (glibc keeps it for reuse): its frames and its TLS are
+    // dead; its descriptor is still scanned (the DTV, a joinable thread's result, the start
+    // argument of a thread being created on it).
+    const std::uintptr_t dead = dead_thread_descriptor(region, layout);
+    if (dead != 0) lo = std::max(lo, dead);
     // The traced blocks inside [lo, hi), in address order: scan the gaps between them.
     const RawTrace* b = std::upper_bound(blocks.begin(), blocks.begin() + n, lo,
                                          [](std::uintptr_t v, const RawTrace& t) { return v < t.addr; });
@@ -583,6 +816,8 @@ Classification Classifier::run(const Checkpoint& since, std::uintptr_t stack_flo
         scan_first_gap(lo, hi, false, region);
       }
     }
+    // A thread was started on that stack meanwhile: it is live, and scanned whole.
+    if (dead != 0 && dead_thread_descriptor(region, layout) != dead) scan_root(region.lo, dead, region);
   }
   for (const IgnoredBlock& ignored : ignored_blocks()) {
     const std::size_t b = scan.index_of(ignored.addr);
