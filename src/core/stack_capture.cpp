@@ -161,4 +161,6 @@ StackBounds current_thread_stack_bounds() noexcept {
 
 std::uint64_t frame_rule_bits(std::uintptr_t pc) noexcept { return rule_bits(pc); }
 
+__thread WalkMemo t_walk_memo __attribute__((tls_model("initial-exec"))) = {};
+
 }  // namespace leakguard::detail
