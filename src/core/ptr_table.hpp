@@ -2,6 +2,21 @@
 // owner, or anyone while the world is stopped). Linear probing with backward-shift deletion keeps
 // probes short without tombstones; capacities step by 1.5x/1.33x so a table of N live blocks
 // costs 21-32 bytes per block instead of a power of two's 21-43.
+//
+// Shaped for locality (issue 7). A program's heap is touched in address order far more often than
+// at random: glibc carves new blocks one after the other, and the blocks of one object (a map
+// node, its key, its vector) lie side by side. A hash of the whole address scattered each of
+// those over the table, and in a large table every insert and erase was a cache and TLB miss
+// (the prototype's whole-program cost). Here the address is cut into 512-byte regions: a region
+// hashes to a random base, and its blocks take the slots after it in address order (one 32-byte
+// granule per slot: two live glibc blocks are always at least 32 bytes apart). Neighbouring
+// blocks therefore share a cache line of the table, and a run of allocations walks the table as
+// it walks the heap.
+//
+// A table past kSplitSlots is split into kSegments segments by the region's hash, each growing on
+// its own: a growth then maps only a sixteenth of the table again, so the old and new copies held
+// together during a rehash no longer double the tracer's peak memory. Segments of 2 MiB and up ask
+// for transparent huge pages, which spare the TLB misses of a large table.
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -11,25 +26,126 @@
 
 namespace leakguard::detail {
 
-class PtrTable {
+// One linear-probing table (a whole small PtrTable, or one segment of a large one).
+class PtrSegment {
  public:
-  // Starts empty with no storage; the first insert allocates.
-  PtrTable() = default;
-  PtrTable(const PtrTable&) = delete;
-  PtrTable& operator=(const PtrTable&) = delete;
+  // Storage a resize is replacing: kept whole, and named here, until the new storage is
+  // published, so that a fork child's repair finds every entry whatever instant it was copied at.
+  struct Retired {
+    BlockEntry* slots = nullptr;
+    std::size_t capacity = 0;
+  };
 
   enum class InsertResult { kInserted, kReplaced, kNoMemory };
-  // Inserts akey; an existing entry for the same address (a free the tracer never saw) is
-  // overwritten and returned in *replaced.
-  InsertResult insert(std::uint64_t akey, std::uint64_t tag, std::uint64_t meta,
-                      BlockEntry* replaced) noexcept;
-  // Removes akey, returning its entry. False when absent.
+  // Blocks of one region (2^kWindowBits granules of 32 bytes) take consecutive slots.
+  static constexpr int kWindowBits = 4;
+  static constexpr std::uint64_t kWindow = std::uint64_t{1} << kWindowBits;
+
+  static std::uint64_t region_hash(std::uint64_t akey) noexcept {
+    return (akey >> (1 + kWindowBits)) * 0x9E3779B97F4A7C15ull;
+  }
+
+  InsertResult insert(std::uint64_t akey, std::uint64_t tag, std::uint64_t meta, BlockEntry* replaced,
+                      Retired* retired) noexcept;
   bool erase(std::uint64_t akey, BlockEntry* out) noexcept;
   const BlockEntry* find(std::uint64_t akey) const noexcept;
 
   std::size_t size() const noexcept { return count_; }
   std::size_t capacity() const noexcept { return capacity_; }
   std::size_t memory_bytes() const noexcept { return capacity_ * sizeof(BlockEntry); }
+  void reset() noexcept;
+  // Sizes an empty segment for `entries` (for a split). False without memory.
+  bool reserve(std::size_t entries) noexcept;
+  // Publishes `fresh`'s storage in place of this one's (whose storage the caller has retired).
+  // The two words are stored in an order that keeps every intermediate state in bounds.
+  void publish(const PtrSegment& fresh) noexcept;
+  void clear_tags() noexcept {
+    for (std::size_t i = 0; i < capacity_; ++i) {
+      if (slots_[i].key != 0) slots_[i].key &= kAddrMask;
+    }
+  }
+  template <class Fn>
+  void for_each(Fn&& fn) const {
+    for (std::size_t i = 0; i < capacity_; ++i) {
+      if (slots_[i].key != 0) fn(slots_[i]);
+    }
+  }
+  // Inserts an entry known to be absent, into room known to be there (growth, split, repair).
+  void place(const BlockEntry& e) noexcept {
+    std::size_t j = home(e.key & kAddrMask);
+    while (slots_[j].key != 0) j = next(j);
+    slots_[j].meta = e.meta;
+    slots_[j].key = e.key;
+    ++count_;
+  }
+
+ private:
+  // The region's base (from the hash bits below the segment number) plus the block's granule
+  // within the region.
+  std::size_t home(std::uint64_t akey) const noexcept {
+    const std::uint64_t below_segment = region_hash(akey) << 4;
+    const std::size_t base =
+        static_cast<std::size_t>((static_cast<unsigned __int128>(below_segment) * capacity_) >> 64);
+    const std::size_t i = base + static_cast<std::size_t>((akey >> 1) & (kWindow - 1));
+    return i >= capacity_ ? i - capacity_ : i;
+  }
+  std::size_t next(std::size_t i) const noexcept { return i + 1 == capacity_ ? 0 : i + 1; }
+  static std::size_t next_capacity(std::size_t cap) noexcept {
+    if (cap < 64) return 64;
+    // 64, 96, 128, 192, 256, ...: alternately x1.5 and x4/3.
+    const bool power_of_two = (cap & (cap - 1)) == 0;
+    return power_of_two ? cap + cap / 2 : cap / 3 * 4;
+  }
+  bool resize(std::size_t new_cap, Retired* retired) noexcept;
+  friend class PtrTable;
+
+  BlockEntry* slots_ = nullptr;
+  std::size_t capacity_ = 0;
+  std::size_t count_ = 0;
+};
+
+class PtrTable {
+ public:
+  using InsertResult = PtrSegment::InsertResult;
+  static constexpr int kSegmentBits = 4;
+  static constexpr std::size_t kSegments = std::size_t{1} << kSegmentBits;
+  // A table is split when its single segment would grow past this many slots (1 MiB).
+  static constexpr std::size_t kSplitSlots = std::size_t{1} << 16;
+
+  // Starts empty with no storage; the first insert allocates.
+  PtrTable() = default;
+  PtrTable(const PtrTable&) = delete;
+  PtrTable& operator=(const PtrTable&) = delete;
+
+  // Inserts akey; an existing entry for the same address (a free the tracer never saw) is
+  // overwritten and returned in *replaced.
+  InsertResult insert(std::uint64_t akey, std::uint64_t tag, std::uint64_t meta, BlockEntry* replaced) noexcept {
+    if (LG_UNLIKELY(!split_) && segs_[0].capacity() >= kSplitSlots &&
+        (segs_[0].size() + 1) * 4 > segs_[0].capacity() * 3) {
+      split();  // on failure the single segment grows instead, if it can
+    }
+    PtrSegment& seg = segment(akey);
+    const InsertResult r = seg.insert(akey, tag, meta, replaced, &retired_);
+    if (r == InsertResult::kInserted) ++count_;
+    return r;
+  }
+  // Removes akey, returning its entry. False when absent.
+  bool erase(std::uint64_t akey, BlockEntry* out) noexcept {
+    if (count_ == 0 || !segment(akey).erase(akey, out)) return false;
+    --count_;
+    return true;
+  }
+  const BlockEntry* find(std::uint64_t akey) const noexcept {
+    return count_ == 0 ? nullptr : segment(akey).find(akey);
+  }
+
+  std::size_t size() const noexcept { return count_; }
+  std::size_t capacity() const noexcept {
+    std::size_t c = 0;
+    for (const PtrSegment& s : segs_) c += s.capacity();
+    return c;
+  }
+  std::size_t memory_bytes() const noexcept { return capacity() * sizeof(BlockEntry); }
   // Drops every entry and the storage.
   void reset() noexcept;
   // Rebuilds from the slots, dropping duplicate keys. Used in a fork child for tables whose owner
@@ -37,40 +153,35 @@ class PtrTable {
   std::uint64_t repair() noexcept;
   // Sets every entry's tag to 0 (the window ids wrapped around).
   void clear_tags() noexcept {
-    for (std::size_t i = 0; i < capacity_; ++i) {
-      if (slots_[i].key != 0) slots_[i].key &= kAddrMask;
-    }
+    for (PtrSegment& s : segs_) s.clear_tags();
   }
 
   template <class Fn>
   void for_each(Fn&& fn) const {
-    for (std::size_t i = 0; i < capacity_; ++i) {
-      if (slots_[i].key != 0) fn(slots_[i]);
-    }
+    for (const PtrSegment& s : segs_) s.for_each(fn);
   }
 
  private:
-  static std::uint64_t hash(std::uint64_t akey) noexcept {
-    return akey * 0x9E3779B97F4A7C15ull;
+  static std::size_t split_index(std::uint64_t akey) noexcept {
+    return static_cast<std::size_t>(PtrSegment::region_hash(akey) >> (64 - kSegmentBits));
   }
-  std::size_t home(std::uint64_t akey) const noexcept {
-    return static_cast<std::size_t>((static_cast<unsigned __int128>(hash(akey)) * capacity_) >> 64);
-  }
-  std::size_t next(std::size_t i) const noexcept { return i + 1 == capacity_ ? 0 : i + 1; }
-  bool grow() noexcept;
-  static std::size_t next_capacity(std::size_t cap) noexcept;
+  std::size_t segment_index(std::uint64_t akey) const noexcept { return split_ ? split_index(akey) : 0; }
+  PtrSegment& segment(std::uint64_t akey) noexcept { return segs_[segment_index(akey)]; }
+  const PtrSegment& segment(std::uint64_t akey) const noexcept { return segs_[segment_index(akey)]; }
+  void split() noexcept;
 
-  BlockEntry* slots_ = nullptr;
-  std::size_t capacity_ = 0;
+  PtrSegment segs_[kSegments];
   std::size_t count_ = 0;
+  bool split_ = false;
+  PtrSegment::Retired retired_;  // set only while a resize or split is under way
 };
 
 // Inline: the interposers' hot path calls these, and results passed back through memory from an
 // out-of-line call stalled store forwarding.
-inline PtrTable::InsertResult PtrTable::insert(std::uint64_t akey, std::uint64_t tag, std::uint64_t meta,
-                                               BlockEntry* replaced) noexcept {
+inline PtrSegment::InsertResult PtrSegment::insert(std::uint64_t akey, std::uint64_t tag, std::uint64_t meta,
+                                                   BlockEntry* replaced, Retired* retired) noexcept {
   // Load stays at or below 3/4.
-  if (LG_UNLIKELY((count_ + 1) * 4 > capacity_ * 3) && !grow()) {
+  if (LG_UNLIKELY((count_ + 1) * 4 > capacity_ * 3) && !resize(next_capacity(capacity_), retired)) {
     if (capacity_ == 0 || count_ + 1 >= capacity_) return InsertResult::kNoMemory;
   }
   std::size_t i = home(akey);
@@ -89,7 +200,7 @@ inline PtrTable::InsertResult PtrTable::insert(std::uint64_t akey, std::uint64_t
   return InsertResult::kInserted;
 }
 
-inline const BlockEntry* PtrTable::find(std::uint64_t akey) const noexcept {
+inline const BlockEntry* PtrSegment::find(std::uint64_t akey) const noexcept {
   if (count_ == 0) return nullptr;
   for (std::size_t i = home(akey); slots_[i].key != 0; i = next(i)) {
     if ((slots_[i].key & kAddrMask) == akey) return &slots_[i];
@@ -97,7 +208,7 @@ inline const BlockEntry* PtrTable::find(std::uint64_t akey) const noexcept {
   return nullptr;
 }
 
-inline bool PtrTable::erase(std::uint64_t akey, BlockEntry* out) noexcept {
+inline bool PtrSegment::erase(std::uint64_t akey, BlockEntry* out) noexcept {
   if (count_ == 0) return false;
   std::size_t i = home(akey);
   for (;; i = next(i)) {

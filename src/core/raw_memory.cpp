@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <cerrno>
+#include <cstdint>
 
 namespace leakguard::detail {
 namespace {
@@ -29,6 +30,30 @@ void* raw_alloc(std::size_t bytes) noexcept {
   if (p == MAP_FAILED) return nullptr;
   g_raw_bytes.fetch_add(size, std::memory_order_relaxed);
   return p;
+}
+
+void* raw_alloc_huge(std::size_t bytes) noexcept {
+  constexpr std::size_t kHuge = std::size_t{2} << 20;
+  if (g_injected_failures.load(std::memory_order_relaxed) > 0 &&
+      g_injected_failures.fetch_sub(1, std::memory_order_relaxed) > 0) {
+    return nullptr;
+  }
+  const int saved_errno = errno;
+  const std::size_t size = round_to_pages(bytes);
+  void* p = mmap(nullptr, size + kHuge, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (p == MAP_FAILED) {
+    errno = saved_errno;
+    return nullptr;
+  }
+  const auto at = reinterpret_cast<std::uintptr_t>(p);
+  const std::uintptr_t aligned = (at + kHuge - 1) & ~(kHuge - 1);
+  if (aligned > at) munmap(p, aligned - at);
+  const std::uintptr_t end = at + size + kHuge;
+  if (end > aligned + size) munmap(reinterpret_cast<void*>(aligned + size), end - (aligned + size));
+  madvise(reinterpret_cast<void*>(aligned), size, MADV_HUGEPAGE);  // advice: the kernel may decline
+  errno = saved_errno;
+  g_raw_bytes.fetch_add(size, std::memory_order_relaxed);
+  return reinterpret_cast<void*>(aligned);
 }
 
 void raw_free(void* ptr, std::size_t bytes) noexcept {

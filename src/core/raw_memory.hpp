@@ -8,6 +8,9 @@ namespace leakguard::detail {
 // Zero-filled, page-granular. Returns nullptr when the system refuses (errno is preserved).
 void* raw_alloc(std::size_t bytes) noexcept;
 void raw_free(void* ptr, std::size_t bytes) noexcept;
+// The same, starting on a 2 MiB boundary and advised to be backed by transparent huge pages (a
+// large table touched at random then costs few TLB misses). Freed with raw_free.
+void* raw_alloc_huge(std::size_t bytes) noexcept;
 // Bytes currently mapped by raw_alloc, rounded to pages: the tracer's own footprint.
 std::size_t raw_bytes_in_use() noexcept;
 

@@ -71,6 +71,68 @@ TEST(PtrTable, LoadStaysAtMostThreeQuartersAndMemoryPerBlockIsBounded) {
   EXPECT_LE(table.memory_bytes(), table.size() * 32);
 }
 
+// Heap-like keys (akey = address / 16): runs of neighbours with gaps, as glibc hands them out,
+// enough of them that the table splits into segments, with random frees and reuse.
+TEST(PtrTable, SplitIntoSegmentsItStillMatchesAModelAndRepairs) {
+  PtrTable table;
+  std::unordered_map<std::uint64_t, std::uint64_t> model;
+  std::vector<std::uint64_t> live;
+  std::mt19937_64 rng(7);
+  std::uint64_t next = 0x55550000000ull >> 4;
+  for (int step = 0; step < 600000; ++step) {
+    if (live.empty() || rng() % 3 != 0) {
+      next += 2 + rng() % 8;  // 32 to 144 bytes on
+      if (rng() % 64 == 0) next += rng() % 100000;
+      const std::uint64_t meta = make_meta(rng() % 1000, static_cast<std::uint32_t>(step % 100));
+      BlockEntry replaced{};
+      ASSERT_EQ(table.insert(next, step % 5, meta, &replaced), PtrTable::InsertResult::kInserted);
+      model[next] = meta;
+      live.push_back(next);
+    } else {
+      const std::size_t at = rng() % live.size();
+      const std::uint64_t k = live[at];
+      live[at] = live.back();
+      live.pop_back();
+      BlockEntry out{};
+      ASSERT_TRUE(table.erase(k, &out)) << "step " << step;
+      ASSERT_EQ(out.meta, model[k]);
+      model.erase(k);
+    }
+    ASSERT_EQ(table.size(), model.size());
+  }
+  ASSERT_GT(table.size(), PtrTable::kSplitSlots);  // it did split
+  EXPECT_LE(table.size() * 4, table.capacity() * 3);
+  EXPECT_LE(table.memory_bytes(), table.size() * 32);
+  EXPECT_EQ(contents(table), model);
+  std::uint64_t bytes = 0;
+  for (const auto& [k, meta] : model) {
+    ASSERT_NE(table.find(k), nullptr);
+    EXPECT_EQ(table.find(k)->meta, meta);
+    bytes += meta_size(meta);
+  }
+  EXPECT_EQ(table.repair(), bytes);
+  EXPECT_EQ(contents(table), model);
+}
+
+// Blocks side by side in memory land side by side in the table: a run of allocations touches a
+// few cache lines of it, not one line each.
+TEST(PtrTable, NeighbouringBlocksShareTableLines) {
+  PtrTable table;
+  BlockEntry ignored{};
+  for (std::uint64_t k = 1; k <= 200000; ++k) table.insert(k * 1000003, 0, make_meta(16, 1), &ignored);
+  const std::uint64_t region = (0x7f0000123400ull >> 4) & ~std::uint64_t{31};  // one 512-byte region
+  for (std::uint64_t i = 0; i < 8; ++i) table.insert(region + 4 * i, 0, make_meta(64, 1), &ignored);
+  const BlockEntry* first = table.find(region);
+  std::size_t near = 0;
+  for (std::uint64_t i = 0; i < 8; ++i) {
+    const BlockEntry* e = table.find(region + 4 * i);
+    ASSERT_NE(e, nullptr);
+    const std::ptrdiff_t d = e - first;
+    near += d >= -64 && d <= 64;
+  }
+  EXPECT_GE(near, 7u);  // one may sit across the table's wrap-around
+}
+
 TEST(PtrTable, TagIsPreservedAndRepairDropsDuplicates) {
   PtrTable table;
   BlockEntry ignored{};
