@@ -5,7 +5,9 @@
 // section stacks there; catchorg/Catch2#1618), but from the end of the root section, which
 // Catch2 opens around every run of a test case's body. Listeners hear of it before the reporters,
 // so their section stacks are still whole, and a failure raised there is counted for the test
-// case and in the exit code.
+// case and in the exit code. The root section's SectionStats were counted before it, though:
+// the listener adds its failures to them, as Catch2 v3's JUnit reporter writes only the sections
+// whose stats have assertions (a run whose only failure was the leak would be left out).
 #if defined(LEAKGUARD_CATCH2_MAJOR) && LEAKGUARD_CATCH2_MAJOR >= 3
 #include <catch2/catch_test_case_info.hpp>
 #include <catch2/catch_test_macros.hpp>
@@ -126,6 +128,7 @@ class LeakListener : public ListenerBase {
       if (tag == "noleakcheck") skip_case_ = true;
 #endif
     }
+    ok_to_fail_ = info.okToFail();
     OwnMemory own;
     name_ = info.name;
     runs_.clear();
@@ -148,7 +151,19 @@ class LeakListener : public ListenerBase {
   void sectionEnded(Catch::SectionStats const& stats) override {
     if (--depth_ == 0 && checking()) {
       name_this_run();
+      raised_ = 0;
       checker()->end_test(false, [this](const TestOutcome& outcome) { raise(outcome); });
+      // The reporters hear of the root section after the listener, with these stats: they count
+      // the failures just raised as RunContext::assertionEnded counted them. The object is
+      // RunContext's own non-const local, passed to every listener and reporter by reference.
+      if (raised_ > 0) {
+        Catch::Counts& counts = const_cast<Catch::SectionStats&>(stats).assertions;
+        if (ok_to_fail_) {
+          counts.failedButOk += raised_;
+        } else {
+          counts.failed += raised_;
+        }
+      }
     }
     ListenerBase::sectionEnded(stats);
   }
@@ -191,6 +206,7 @@ class LeakListener : public ListenerBase {
       Catch::AssertionHandler handler(Catch::StringRef("LEAKGUARD_CHECK"), where, Catch::StringRef(""),
                                       Catch::ResultDisposition::ContinueOnFailure);
       detail::report(handler, false, located(f.text));
+      ++raised_;
       try {
         handler.complete();
       } catch (...) {  // Catch::TestFailureException under -a or -x: the run is being aborted
@@ -203,6 +219,8 @@ class LeakListener : public ListenerBase {
   std::string where_;     // this run among the test case's runs: its sections, its number
   std::map<std::string, int> runs_;  // the test case's runs so far, by their sections
   int depth_ = 0;
+  std::size_t raised_ = 0;  // the failures raised at the end of this run of the body
+  bool ok_to_fail_ = false;  // [!mayfail], [!shouldfail]: Catch2 counts its failures as failedButOk
   bool checking_ = false;
   bool skip_case_ = false;
   bool fatal_ = false;
