@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "fake_framework.hpp"
 #include "test_support.hpp"
 
 namespace {
@@ -68,6 +69,27 @@ TEST_F(Checker, ALeakFailsAtTheAllocatingLine) {
   EXPECT_EQ(outcome.findings[0].line, g_line);
   EXPECT_NE(outcome.findings[0].file.find("test_checker.cpp"), std::string::npos) << outcome.findings[0].file;
   EXPECT_EQ(outcome.findings[0].text.rfind("leakguard: leak: +200.0 KiB in +1 block\n", 0), 0u) << outcome.findings[0].text;
+}
+
+void loses_a_framework_record() {
+  deep(20, [] { keep(fake_framework::new_record()); });
+}
+
+// A block the test framework lost (its code allocated it: the plugin names that code) is never the
+// test's leak; the same block lost by the test's own code is.
+TEST_F(Checker, ALeakOfTheFrameworksOwnNeverFailsATest) {
+  leakguard::TestChecker checker(settings);
+  const auto before = run_test(checker, "T.FrameworkLeaks", loses_a_framework_record);
+  EXPECT_TRUE(before.failed()) << "not yet declared: it is the test's";
+  leakguard::declare_test_framework({"fake_framework::"}, {"*/fake_framework.cpp"});
+  for (auto mode : {leakguard::CheckMode::kFail, leakguard::CheckMode::kStrict}) {
+    settings.mode = mode;
+    leakguard::TestChecker strict(settings);
+    const auto outcome = run_test(strict, "T.FrameworkLeaks", loses_a_framework_record);
+    EXPECT_FALSE(outcome.failed()) << (outcome.findings.empty() ? "" : outcome.findings[0].text);
+    EXPECT_EQ(outcome.leaked_blocks, 0u);
+  }
+  EXPECT_TRUE(run_test(checker, "T.Leaks", lose_a_block).failed());
 }
 
 TEST_F(Checker, ReportModeFailsNothingAndNamesTheTest) {
