@@ -202,3 +202,29 @@ TEST_CASE("runs are told apart by their sections", "[repeat]") {
   SECTION("steady") { CHECK(std::string(100, 's').size() == 100u); }
   SECTION("grows") { registry().emplace_back(100, 'g'); }
 }
+
+namespace {
+struct Order {
+  int id = 7;
+  double price = 1.5;
+  std::string note;
+};
+int g_small_leak_line = 0;
+__attribute__((noinline)) void lose_an_order() {
+  auto* order = new Order; g_small_leak_line = __LINE__;
+  keep(order);
+}
+}  // namespace
+
+TEST_CASE("a small object leaks", "[small]") {
+  SECTION("first") { CHECK(std::string(40, 'f').size() == 40u); }
+  SECTION("loses an order") {
+    lose_an_order();
+    std::fprintf(stderr, "small leak line %d\n", g_small_leak_line);
+  }
+}
+
+TEST_CASE("a joined thread drops a block", "[small]") {
+  std::thread([] { keep(new std::vector<int>(30)); }).join();
+}
+

@@ -78,6 +78,22 @@ TEST(Catch2Plugin, ALeakInASectionFailsItsTestCaseAtTheAllocatingLine) {
   EXPECT_EQ(clean.exit_code, 0) << clean.output;
 }
 
+// The everyday leak, a small object from the heap's recycled chunks, and what a joined thread
+// dropped: caught every time.
+TEST(Catch2Plugin, SmallLeaksAndAJoinedThreadsAreCaughtEveryTime) {
+  for (int run = 0; run < 3; ++run) {
+    const auto small = run_sample("'a small object leaks'");
+    ASSERT_EQ(small.exit_code, failed_exit(1)) << "run " << run << "\n" << small.output;
+    const std::string line = printed_line(small.output, "small leak line ");
+    EXPECT_TRUE(contains(small.output, "sample_cases.cpp:" + line + ": FAILED:\nexplicitly with message:\n  leakguard: leak: "
+                                       "+48 B in +1 block (in section \"loses an order\")\n"))
+        << small.output;
+    const auto thread = run_sample("'a joined thread drops a block'");
+    ASSERT_EQ(thread.exit_code, failed_exit(1)) << "run " << run << "\n" << thread.output;
+    EXPECT_TRUE(contains(thread.output, "leakguard: leak: +144 B in +2 blocks\n")) << thread.output;
+  }
+}
+
 TEST(Catch2Plugin, CleanRunsCatch2sRecordsAndLazyStaticsPass) {
   const auto run = run_sample("'clean sections pass','Catch2*own records pass','a lazy static passes'");
   EXPECT_EQ(run.exit_code, 0) << run.output;
@@ -293,7 +309,9 @@ TEST(Catch2Plugin, ListingPrintsTheNamesOnly) {
                                           "holds a lot reachably",
                                           "a global container grows on every run",
                                           "a first-use cache grows once",
-                                          "runs are told apart by their sections"};
+                                          "runs are told apart by their sections",
+                                          "a small object leaks",
+                                          "a joined thread drops a block"};
   std::string expected;
   for (const std::string& name : names) expected += name + "\n";
   EXPECT_EQ(run.exit_code, list_exit(static_cast<int>(names.size())));

@@ -45,6 +45,24 @@ TEST(Sample, LeaksABuffer) {
   std::printf("leak line %d\n", g_leak_line);
 }
 
+// The everyday leak: a small object, from the heap's recycled chunks (the order book of
+// examples/gtest_leak_check.cpp loses one of these).
+struct Order {
+  int id = 7;
+  double price = 1.5;
+  std::string note;
+};
+int g_small_leak_line = 0;
+__attribute__((noinline)) void lose_an_order() {
+  auto* order = new Order; g_small_leak_line = __LINE__;
+  asm volatile("" : : "r"(order) : "memory");
+}
+
+TEST(Sample, LeaksASmallObject) {
+  lose_an_order();
+  std::printf("small leak line %d\n", g_small_leak_line);
+}
+
 TEST(Sample, CleansUp) {
   std::vector<int> v(1000, 1);
   auto* p = new std::string(500, 'y');
@@ -111,6 +129,14 @@ TEST(Macros, NetMemoryWithinFails) {
 }  // namespace
 
 namespace {
+
+// A thread that has ended holds nothing: what it dropped is the test's leak.
+TEST(Threads, LeaksInAJoinedThread) {
+  std::thread([] {
+    auto* lost = new std::vector<int>(30);
+    asm volatile("" : : "r"(lost) : "memory");
+  }).join();
+}
 
 TEST(Threads, ABlockFreedByABackgroundThreadSoonAfterTheTest) {
   auto* handed_over = new std::vector<int>(500);

@@ -21,6 +21,11 @@
 // is retried for 1 to 16 ms, so a block a background thread frees just after the run does not
 // fail it.
 //
+// THREADS. A run's window holds every block allocated while it runs, by any thread. A thread the
+// test case leaves running keeps its blocks reachable from its stack (held); one that has ended
+// holds nothing, so what it dropped is the run's leak. What a thread allocates after the run ended
+// belongs to the next run.
+//
 // REPEATED RUNS. LEAKGUARD_REPEAT=n (n >= 2) runs the whole session n times, as GoogleTest's
 // --gtest_repeat does, and applies the repeated-run rule to each run of a body (a test case and
 // the sections it went through, e.g. "parser / accepts a list"): one whose user memory grew in

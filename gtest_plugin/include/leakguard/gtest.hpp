@@ -60,7 +60,9 @@
 // A test's window holds every block allocated while it runs, by any thread. A block a background
 // thread frees just after the test ends does not fail it: a failing check is retried after 1, 2,
 // 4, 8 and 16 ms. A thread the test leaves running keeps its blocks reachable from its stack, so
-// they count as held. What a thread still allocates after the test ended belongs to the next test.
+// they count as held. A thread that has ended holds nothing: what it dropped before the test's end
+// is the test's leak (its dead stack and TLS are not read; x86_64, classify.hpp). What a thread
+// still allocates after the test ended belongs to the next test.
 //
 // WORKS WITH gtest_discover_tests (nothing is written to stdout; listing is untouched), ctest -j,
 // --gtest_shuffle, --gtest_repeat, sharding, death tests in both styles (the child dies before its
@@ -70,9 +72,10 @@
 // LIMITS
 // The scan is conservative: a stale copy of a block's address (in a live frame's unused slot, or
 // in the unused part of a live heap chunk) makes a lost block look held. This errs toward
-// passing, never toward a false failure. Freed heap memory is not scanned (classify.hpp). The
-// first report in a process loads the debug information to symbolize (about a second for a
-// large binary).
+// passing, never toward a false failure. Freed heap memory, leakguard's own memory and glibc's
+// arena bookkeeping are not scanned, and the chunks that stale words in the framework's live
+// frames name are kept from the test's allocations (classify.hpp). The first report in a process
+// loads the debug information to symbolize (about a second for a large binary).
 //
 // ASSERTIONS on a statement (an expression, a call, or a braced block, commas included), with
 // `<<` messages like any GoogleTest assertion:
