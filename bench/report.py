@@ -200,7 +200,7 @@ def snapshot_table(snap):
         f"| take_snapshot(), first (symbolizes every stack) | {snap['take_snapshot_s'] * 1000:.0f} ms |",
         f"| take_snapshot(), again (symbols cached; fastest of 3) | {snap['retake_snapshot_s'] * 1000:.0f} ms |",
         f"| statistics(\"lineno\") over it (fastest of 3) | {snap['statistics_lineno_s'] * 1000:.1f} ms |",
-        f"| snapshot memory (glibc heap growth) | {snap['snapshot_bytes'] / mib:.1f} MiB ({snap['snapshot_bytes_per_block']:.1f} B per block) |",
+        f"| snapshot memory (heap growth: glibc's and leakguard's own heap) | {snap['snapshot_bytes'] / mib:.1f} MiB ({snap['snapshot_bytes_per_block']:.1f} B per block) |",
         f"| get_tracer_memory() | {snap['tracer_bytes'] / mib:.1f} MiB ({snap['tracer_bytes_at_start'] / 1024:.0f} KiB right after start()) |",
         f"| of which interned stacks (detail::stack_table_bytes()) | {snap['stack_table_bytes'] / mib:.2f} MiB |",
         f"| tracer bytes per live block, with interned stacks | {snap['tracer_bytes_per_block']:.1f} B |",

@@ -14,6 +14,7 @@
 
 #include <leakguard/leakguard.hpp>
 
+#include "core/own_heap.hpp"
 #include "core/stack_table.hpp"
 
 namespace {
@@ -31,10 +32,11 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
-// In-use heap bytes, those in glibc's arenas and those in chunks it mmaps for large requests.
+// In-use heap bytes: those in glibc's arenas, in chunks it mmaps for large requests, and in
+// leakguard's own heap, where leakguard's code (the snapshot included) allocates.
 std::size_t heap_in_use() {
   const struct mallinfo2 mi = mallinfo2();
-  return mi.uordblks + mi.hblkhd;
+  return mi.uordblks + mi.hblkhd + leakguard::detail::own_heap_live_bytes();
 }
 
 }  // namespace
