@@ -77,7 +77,10 @@ __attribute__((constructor(102))) void start_tracing_at_load() {
 }  // namespace
 
 void install() {
-  const TestSettings& settings = TestSettings::from_environment();
+  // The command line's --leakguard_* flags (InitGoogleTest leaves them for us) over the
+  // environment's settings.
+  const TestSettings settings = TestSettings::with_flags(TestSettings::from_environment(), ::testing::internal::GetArgvs());
+  settings.apply_to_process();
   if (settings.mode == CheckMode::kOff) {
     stop();  // nothing to check: no cost either
     return;

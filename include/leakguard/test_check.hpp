@@ -27,6 +27,17 @@ enum class CheckMode {
 // LEAKGUARD_MODE=off|report|fail|strict, read when first asked. Unset means fail; any other value
 // is named on stderr and fail is used.
 LEAKGUARD_API CheckMode check_mode_from_environment();
+// "off", "report", "fail" or "strict"; false for anything else.
+LEAKGUARD_API bool parse_check_mode(const char* text, CheckMode* mode);
+// The mode in force, which the statement assertions follow: the environment's, unless a plugin
+// set its command line's (the GoogleTest plugin's --leakguard_mode).
+LEAKGUARD_API CheckMode check_mode();
+LEAKGUARD_API void set_check_mode(CheckMode mode);
+
+// The suppressions in force (suppressions.hpp): LEAKGUARD_SUPPRESSIONS's file, unless a plugin
+// named another (--leakguard_suppressions). A file that cannot be read or parsed is named on
+// stderr, with its line, and then no suppression applies.
+LEAKGUARD_API void set_suppressions_file(const std::string& path);
 
 struct TestVerdict {
   bool failed = false;  // by the mode's rule

@@ -15,6 +15,10 @@
 //   LEAKGUARD_REPEAT=<n>                    run the whole suite n times (n >= 2: the repeated-run
 //                                           rule); the adapters do the reruns (GoogleTest's
 //                                           --gtest_repeat, the Catch2 plugin's run_session)
+//   LEAKGUARD_SUPPRESSIONS=<file>           LSan-style suppressions (suppressions.hpp)
+// The GoogleTest plugin also takes each as a flag, which wins over the environment:
+// --leakguard_mode=, --leakguard_net_budget=, --leakguard_peak_budget=, --leakguard_held_note=,
+// --leakguard_skip=, --leakguard_repeat=, --leakguard_suppressions= (with_flags).
 // From inside a test, for that test only (the adapters give them macro spellings):
 //   set_test_net_budget / set_test_peak_budget, skip_leak_check, expect_leaked_blocks.
 // From anywhere, for every test whose name matches: skip_leak_checks_for(pattern).
@@ -39,9 +43,17 @@ struct TestSettings {
   std::size_t held_note = std::size_t{1} << 20;
   std::vector<std::string> skip;  // name patterns
   int repeat = 1;                 // runs of the suite the environment asks for
+  std::string suppressions;       // a file; "" for none
 
   // The environment's settings above; read once per process.
   static const TestSettings& from_environment();
+  // `base` with the `--leakguard_<setting>=<value>` arguments among `args` on top (a bad value is
+  // named on stderr, as in the environment, and leaves that setting as it was; an unknown
+  // --leakguard_ flag is named too). Other arguments are left alone.
+  static TestSettings with_flags(TestSettings base, const std::vector<std::string>& args);
+  // Makes the process-wide settings these: the mode the statement assertions follow
+  // (set_check_mode) and the suppressions file (set_suppressions_file).
+  void apply_to_process() const;
 };
 
 // The running test's own budgets, from inside it. The net budget replaces LEAKGUARD_NET_BUDGET

@@ -18,14 +18,15 @@ __attribute__((noinline)) void run_deep(void (*fn)(void*), void* arg) {
 
 bool NoLeakCheck::passed_after(const Checkpoint& start) {
   wipe_dead_stack();
-  const CheckMode mode = check_mode_from_environment();
+  const CheckMode mode = check_mode();
   Classification found = classify_survivors(start);
   Classification shown;
   // Reported here: the per-test check must not report the same blocks again. The addresses are
   // zeroed after use, or their copy in freed memory would hide the blocks from the per-test
   // check's scan (see finish_test_window).
   for (Survivor& s : found.survivors) {
-    const bool counts = s.kind != SurvivorKind::kHeld || (mode == CheckMode::kStrict && users_block(s));
+    const bool counts = (s.kind != SurvivorKind::kHeld || (mode == CheckMode::kStrict && users_block(s))) &&
+                        !s.ignored && !suppressed(s.traceback);
     if (counts) {
       ignore_object(reinterpret_cast<const void*>(s.address));
       shown.survivors.push_back(s);
@@ -48,7 +49,7 @@ bool NoLeakCheck::passed_after(const Checkpoint& start) {
 
 bool BudgetCheck::judged(const BudgetResult& result) {
   message_ = result.message();
-  if (result.exceeded && check_mode_from_environment() == CheckMode::kReport) {
+  if (result.exceeded && check_mode() == CheckMode::kReport) {
     std::fputs(message_.c_str(), stderr);
     return true;
   }

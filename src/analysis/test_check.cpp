@@ -23,10 +23,8 @@ namespace {
 
 CheckMode read_mode() {
   const char* value = std::getenv("LEAKGUARD_MODE");
-  if (value == nullptr || *value == '\0' || std::strcmp(value, "fail") == 0) return CheckMode::kFail;
-  if (std::strcmp(value, "off") == 0) return CheckMode::kOff;
-  if (std::strcmp(value, "report") == 0) return CheckMode::kReport;
-  if (std::strcmp(value, "strict") == 0) return CheckMode::kStrict;
+  CheckMode mode = CheckMode::kFail;
+  if (value == nullptr || *value == '\0' || parse_check_mode(value, &mode)) return mode;
   std::fprintf(stderr, "leakguard: LEAKGUARD_MODE='%s' is not a mode (expected off, report, fail or strict); using fail\n",
                value);
   return CheckMode::kFail;
@@ -83,19 +81,28 @@ Owner owner_of(const Survivor& s, const AttributionRule& rule) {
 
 bool users(const Survivor& s, const AttributionRule& rule) { return owner_of(s, rule) == Owner::kUser; }
 
-const Suppressions& suppressions() {
-  static const Suppressions loaded = [] {
-    const char* path = std::getenv("LEAKGUARD_SUPPRESSIONS");
-    if (path == nullptr || *path == '\0') return Suppressions();
-    try {
-      return Suppressions::load(path);
-    } catch (const SuppressionError& e) {
-      std::fprintf(stderr, "%s; no suppression applies\n", e.what());
-      return Suppressions();
-    }
-  }();
-  return loaded;
+// A file's suppressions, or none when it is bad (said on stderr). Lives with the process: checks
+// may run at exit.
+const Suppressions* load_suppressions(const char* path) {
+  detail::UntracedScope untraced;
+  if (path == nullptr || *path == '\0') return new Suppressions();
+  try {
+    return new Suppressions(Suppressions::load(path));
+  } catch (const SuppressionError& e) {
+    std::fprintf(stderr, "%s; no suppression applies\n", e.what());
+    return new Suppressions();
+  }
 }
+
+std::atomic<const Suppressions*> g_suppressions{nullptr};  // set_suppressions_file's
+
+const Suppressions& suppressions() {
+  if (const Suppressions* set = g_suppressions.load(std::memory_order_acquire)) return *set;
+  static const Suppressions* from_environment = load_suppressions(std::getenv("LEAKGUARD_SUPPRESSIONS"));
+  return *from_environment;
+}
+
+std::atomic<int> g_mode{-1};  // set_check_mode's, or -1
 
 // What the running test said about itself (skip_leak_check, expect_leaked_blocks).
 std::atomic<bool> g_skip_test{false};
@@ -158,6 +165,29 @@ TestVerdict judge(Classification found, CheckMode mode) {
 }
 
 }  // namespace
+
+bool parse_check_mode(const char* text, CheckMode* mode) {
+  static constexpr std::pair<const char*, CheckMode> kModes[] = {
+      {"off", CheckMode::kOff}, {"report", CheckMode::kReport}, {"fail", CheckMode::kFail}, {"strict", CheckMode::kStrict}};
+  for (const auto& [name, value] : kModes) {
+    if (std::strcmp(text, name) == 0) {
+      *mode = value;
+      return true;
+    }
+  }
+  return false;
+}
+
+CheckMode check_mode() {
+  const int set = g_mode.load();
+  return set >= 0 ? static_cast<CheckMode>(set) : check_mode_from_environment();
+}
+
+void set_check_mode(CheckMode mode) { g_mode.store(static_cast<int>(mode)); }
+
+void set_suppressions_file(const std::string& path) {
+  g_suppressions.store(load_suppressions(path.c_str()), std::memory_order_release);
+}
 
 CheckMode check_mode_from_environment() {
   static const CheckMode mode = read_mode();
@@ -252,6 +282,7 @@ void declare_test_framework(const std::vector<std::string>& namespaces, const st
 
 namespace detail {
 bool users_block(const Survivor& s) { return users(s, *current_attribution_rule()); }
+bool suppressed(const Traceback& traceback) { return suppressions().match(traceback) != nullptr; }
 bool test_skipped() { return g_skip_test.load(); }
 std::int64_t test_net_budget() { return g_net_budget.load(); }
 void set_test_net_budget(std::int64_t bytes) { g_net_budget.store(bytes); }

@@ -152,9 +152,64 @@ const TestSettings& TestSettings::from_environment() {
         size_from_environment("LEAKGUARD_HELD_NOTE", static_cast<std::int64_t>(s.held_note)));
     if (const char* skip = std::getenv("LEAKGUARD_SKIP")) s.skip = split_patterns(skip);
     s.repeat = repeat_from_environment();
+    if (const char* file = std::getenv("LEAKGUARD_SUPPRESSIONS")) s.suppressions = file;
     return s;
   }();
   return settings;
+}
+
+TestSettings TestSettings::with_flags(TestSettings s, const std::vector<std::string>& args) {
+  detail::UntracedScope untraced;
+  static constexpr std::string_view kPrefix = "--leakguard_";
+  for (const std::string& arg : args) {
+    if (arg.compare(0, kPrefix.size(), kPrefix) != 0) continue;
+    const std::size_t eq = arg.find('=');
+    const std::string name = arg.substr(0, eq);
+    const std::string value = eq == std::string::npos ? "" : arg.substr(eq + 1);
+    auto bad = [&](const char* expected) {
+      std::fprintf(stderr, "leakguard: %s='%s' is not %s; ignored\n", name.c_str(), value.c_str(), expected);
+    };
+    auto size = [&](std::int64_t* into) {
+      try {
+        *into = static_cast<std::int64_t>(parse_bytes(value));
+      } catch (const BadSize& e) {
+        bad("a size");
+      }
+    };
+    if (name == "--leakguard_mode") {
+      if (!parse_check_mode(value.c_str(), &s.mode)) bad("a mode (expected off, report, fail or strict)");
+    } else if (name == "--leakguard_net_budget") {
+      size(&s.net_budget);
+    } else if (name == "--leakguard_peak_budget") {
+      size(&s.peak_budget);
+    } else if (name == "--leakguard_held_note") {
+      std::int64_t bytes = static_cast<std::int64_t>(s.held_note);
+      size(&bytes);
+      s.held_note = static_cast<std::size_t>(bytes);
+    } else if (name == "--leakguard_skip") {
+      s.skip = split_patterns(value);
+    } else if (name == "--leakguard_repeat") {
+      int n = 0;
+      const auto [at, error] = std::from_chars(value.data(), value.data() + value.size(), n);
+      if (error != std::errc() || at != value.data() + value.size() || n < 1) {
+        bad("a number of runs (1 or more)");
+      } else {
+        s.repeat = n;
+      }
+    } else if (name == "--leakguard_suppressions") {
+      s.suppressions = value;
+    } else {
+      std::fprintf(stderr, "leakguard: unknown flag %s (expected --leakguard_mode, _net_budget, _peak_budget, "
+                           "_held_note, _skip, _repeat or _suppressions); ignored\n", arg.c_str());
+    }
+  }
+  return s;
+}
+
+void TestSettings::apply_to_process() const {
+  set_check_mode(mode);
+  const char* env = std::getenv("LEAKGUARD_SUPPRESSIONS");
+  if (suppressions != (env != nullptr ? env : "")) set_suppressions_file(suppressions);
 }
 
 void set_test_net_budget(std::size_t bytes) { detail::set_test_net_budget(static_cast<std::int64_t>(bytes)); }

@@ -10,6 +10,8 @@ namespace leakguard::detail {
 
 // The user's code asked for it: not the runtime's, the framework's or leakguard's (attribution).
 bool users_block(const Survivor& s);
+// A suppression in force matches a frame of it.
+bool suppressed(const Traceback& traceback);
 
 bool test_skipped();
 std::int64_t test_net_budget();  // bytes; -1: the test set none

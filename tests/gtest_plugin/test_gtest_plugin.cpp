@@ -174,6 +174,49 @@ TEST(GtestPlugin, ModesFromTheEnvironment) {
       << bad.output;
 }
 
+// Every setting also as a --leakguard_ flag, which wins over the environment.
+TEST(GtestPlugin, SettingsAsFlagsOnTheCommandLine) {
+  const auto strict = run_sample("Sample.FillsACache", "--leakguard_mode=strict");
+  EXPECT_EQ(strict.exit_code, 1) << strict.output;
+  EXPECT_TRUE(contains(strict.output, "leakguard: growth (strict mode): ")) << strict.output;
+  const auto wins = run_sample("Sample.FillsACache", "--leakguard_mode=fail", "strict");
+  EXPECT_EQ(wins.exit_code, 0) << "the flag wins over LEAKGUARD_MODE\n" << wins.output;
+  const auto report = run_sample("Macros.NoLeakPassesAndFails:Sample.LeaksABuffer", "--leakguard_mode=report");
+  EXPECT_EQ(report.exit_code, 0) << "the statement assertions follow it too\n" << report.output;
+  EXPECT_TRUE(contains(report.output, "leakguard: the statement leaked: ")) << report.output;
+  const auto off = run_sample("Sample.LeaksABuffer", "--leakguard_mode=off");
+  EXPECT_EQ(off.exit_code, 0) << off.output;
+  EXPECT_FALSE(contains(off.output, "leakguard")) << off.output;
+
+  const auto net = run_sample("Sample.FillsACache", "--leakguard_net_budget=16B");
+  EXPECT_EQ(net.exit_code, 1) << net.output;
+  EXPECT_TRUE(contains(net.output, "leakguard: net growth over the test's budget: ")) << net.output;
+  const auto peak = run_sample("Sample.CleansUp", "'--leakguard_peak_budget=1 KiB'");
+  EXPECT_EQ(peak.exit_code, 1) << peak.output;
+  EXPECT_TRUE(contains(peak.output, "leakguard: peak over budget: ")) << peak.output;
+  const auto noted = run_sample("Sample.FillsACache", "--leakguard_held_note=64");
+  EXPECT_TRUE(contains(noted.output, "leakguard: Sample.FillsACache holds ")) << noted.output;
+  const auto skipped = run_sample("Sample.LeaksABuffer", "--leakguard_skip=Sample.Leaks*");
+  EXPECT_EQ(skipped.exit_code, 0) << skipped.output;
+  const auto repeated = run_sample("Repeat.GrowsAGlobalEveryRun", "--leakguard_repeat=3");
+  EXPECT_EQ(count(repeated.output, "Repeating all tests (iteration "), 3u) << repeated.output;
+  EXPECT_TRUE(contains(repeated.output, "leakguard: growth in every repeated run after the first (")) << repeated.output;
+
+  const std::string file = "/tmp/leakguard-flag-supp-" + std::to_string(::getpid());
+  lgtest::run_command("printf 'leak:suppressed_leaker\\n' > " + file);
+  const auto suppressed = run_sample("Opts.LeaksInASuppressedFunction", "--leakguard_suppressions=" + file);
+  EXPECT_EQ(suppressed.exit_code, 0) << suppressed.output;
+  std::remove(file.c_str());
+
+  const auto bad = run_sample("Sample.CleansUp", "--leakguard_mode=loud --leakguard_repeat=0 --leakguard_colour=on");
+  EXPECT_EQ(bad.exit_code, 0) << bad.output;
+  EXPECT_TRUE(contains(bad.output, "leakguard: --leakguard_mode='loud' is not a mode (expected off, report, fail or strict); ignored\n"))
+      << bad.output;
+  EXPECT_TRUE(contains(bad.output, "leakguard: --leakguard_repeat='0' is not a number of runs (1 or more); ignored\n"))
+      << bad.output;
+  EXPECT_TRUE(contains(bad.output, "leakguard: unknown flag --leakguard_colour=on (")) << bad.output;
+}
+
 TEST(GtestPlugin, ABlockAnotherThreadFreesJustAfterTheTestDoesNotFailIt) {
   // Strict mode would count the handed-over block; the check retries with a backoff and sees it go.
   for (int run = 0; run < 5; ++run) {

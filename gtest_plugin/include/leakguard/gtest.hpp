@@ -46,6 +46,11 @@
 //     Growth is net: what the run left alive minus what it freed of the user's, per allocating
 //     stack, so a run that replaces the object the run before made does not grow.
 //   LEAKGUARD_SUPPRESSIONS=<file>: LSan-style `leak:<pattern>` lines (suppressions.hpp).
+//   Each also as a flag on the test program's command line, which wins over the environment:
+//     --leakguard_mode=strict --leakguard_net_budget="64 KiB" --leakguard_peak_budget=1MB
+//     --leakguard_held_note=... --leakguard_skip=Suite.* --leakguard_repeat=3
+//     --leakguard_suppressions=<file>
+//   (GoogleTest leaves flags it does not know in argv; a main of your own must let them pass.)
 //
 // OPT-OUTS
 //   LEAKGUARD_SKIP_LEAK_CHECK()              inside a test: skip its check
