@@ -557,6 +557,7 @@ class Scan {
     std::uintptr_t buffer[kBufferWords];
     iovec local[kBatch], remote[kBatch];
     std::size_t words[kBatch];
+    std::uint32_t batched[kBatch];  // which block each read is (a big block read alone is not one)
     std::size_t i = 0;
     while (i < count) {
       std::size_t n = 0, used = 0;
@@ -571,6 +572,7 @@ class Scan {
         local[n] = iovec{buffer + used, w * sizeof(void*)};
         remote[n] = iovec{reinterpret_cast<void*>(b.addr), w * sizeof(void*)};
         words[n] = w;
+        batched[n] = ids[i];
         used += w;
         ++n;
       }
@@ -578,7 +580,7 @@ class Scan {
       const ssize_t got = process_vm_readv(getpid(), local, n, remote, n, 0);
       std::size_t at = 0;
       for (std::size_t k = 0; k < n; ++k) {
-        const std::size_t self = ids[i - n + k];
+        const std::size_t self = batched[k];
         if (got == static_cast<ssize_t>(used * sizeof(void*))) {
           consider(buffer + at, words[k], flag, self, push);
         } else {  // one of them went away meanwhile: read them one by one

@@ -223,6 +223,30 @@ TEST_F(Classify, LeakguardsOwnMemoryDoesNotHoldTheBlock) {
 std::uintptr_t g_vector_obj = 0, g_vector_buf = 0;
 int g_vector_line = 0;
 
+std::uintptr_t g_big_lost = 0, g_looped_lost = 0;
+
+// The scan reads small blocks many at a time and a big one alone: each read is still taken for
+// the block it is. A lost node that points to itself (a one-node ring) is a direct leak, whatever
+// big block precedes it; read as another block's, its own pointer made it "indirect".
+TEST_F(Classify, ABlockReadInABatchAfterABigOneIsItself) {
+  leakguard::Checkpoint start;
+  deep(20, [] {
+    auto* big = static_cast<char*>(std::malloc(64 * 1024));
+    std::memset(big, 0, 64 * 1024);
+    auto** ring = static_cast<void**>(std::malloc(64));
+    ring[0] = ring;
+    ring[1] = nullptr;
+    g_big_lost = ~reinterpret_cast<std::uintptr_t>(big);
+    g_looped_lost = ~reinterpret_cast<std::uintptr_t>(ring);
+  });
+  scrub_stack();
+  const auto c = leakguard::classify_survivors(start);
+  EXPECT_EQ(kind_of(c, ~g_big_lost), SurvivorKind::kDirectLeak);
+  EXPECT_EQ(kind_of(c, ~g_looped_lost), SurvivorKind::kDirectLeak) << (c.notes.empty() ? "" : c.notes[0]);
+  std::free(reinterpret_cast<void*>(~g_big_lost));
+  std::free(reinterpret_cast<void*>(~g_looped_lost));
+}
+
 TEST_F(Classify, ALeakedContainerIsDirectAndItsBufferIndirect) {
   leakguard::Checkpoint start;
   deep(20, [] {
