@@ -207,16 +207,25 @@ namespace {
 // word, and clears it when the chunk is handed out again: the one sign that tells a cached free
 // chunk from a live one. Learnt by freeing chunks of our own; 0 when that glibc does not do it.
 std::uintptr_t tcache_key() {
+  // A chunk freed into a tcache bin that is full goes to a fast bin instead and carries no mark:
+  // each probe first takes a bin's cached chunks out (a tcache holds at most 7 of a size, by
+  // default), so that the one chunk freed back certainly lands in the tcache.
   static const std::uintptr_t key = [] {
+    constexpr int kTaken = 8;
     std::uintptr_t seen[2] = {0, 0};
     const std::size_t sizes[2] = {40, 72};
     for (int i = 0; i < 2; ++i) {
       // glibc's own: the probe runs in leakguard's code, whose blocks are in its own heap.
-      auto* p = static_cast<std::uintptr_t*>(__libc_calloc(1, sizes[i]));  // zeroed: no key unless cached
-      if (p == nullptr) return std::uintptr_t{0};
-      const auto addr = reinterpret_cast<std::uintptr_t>(p);
-      __libc_free(p);
-      if (!read_memory(addr + sizeof(std::uintptr_t), &seen[i], sizeof seen[i])) return std::uintptr_t{0};
+      void* taken[kTaken] = {};
+      for (void*& p : taken) p = __libc_malloc(sizes[i]);  // malloc, not calloc: it takes from the tcache
+      const auto addr = reinterpret_cast<std::uintptr_t>(taken[0]);
+      if (taken[0] != nullptr) {
+        std::memset(taken[0], 0, sizes[i]);  // no mark unless the free makes one
+        __libc_free(taken[0]);
+      }
+      const bool read = taken[0] != nullptr && read_memory(addr + sizeof(std::uintptr_t), &seen[i], sizeof seen[i]);
+      for (int k = 1; k < kTaken; ++k) __libc_free(taken[k]);
+      if (!read) return std::uintptr_t{0};
     }
     return seen[0] == seen[1] ? seen[0] : std::uintptr_t{0};
   }();

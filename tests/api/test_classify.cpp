@@ -220,6 +220,34 @@ TEST_F(Classify, LeakguardsOwnMemoryDoesNotHoldTheBlock) {
   std::free(reinterpret_cast<void*>(~g_own_copy_lost));
 }
 
+std::uintptr_t g_cached_node_lost = 0;
+
+// The tcache's mark is learnt from chunks of two sizes freed into the tcache; when the program has
+// filled those sizes' bins already, the probe's frees would go to the fast bins: it learns anyway.
+TEST_F(Classify, TheTcacheMarkIsLearntWhenItsBinsAreFull) {
+  for (const std::size_t size : {40, 72}) {  // the probe's sizes, each bin full (7 chunks)
+    void* fill[8];
+    for (void*& p : fill) p = std::malloc(size);
+    for (void* p : fill) std::free(p);
+  }
+  leakguard::Checkpoint start;
+  deep(20, [] {
+    void* lost = std::malloc(100);
+    keep(lost);
+    void** nodes[3];  // few enough to stay in the tcache: only its mark tells they are free
+    for (auto& node : nodes) {
+      node = static_cast<void**>(std::malloc(48));
+      for (int w = 0; w < 6; ++w) node[w] = lost;
+    }
+    for (auto* node : nodes) std::free(node);
+    g_cached_node_lost = ~reinterpret_cast<std::uintptr_t>(lost);
+  });
+  scrub_stack();
+  const auto c = leakguard::classify_survivors(start);
+  EXPECT_EQ(kind_of(c, ~g_cached_node_lost), SurvivorKind::kDirectLeak) << (c.notes.empty() ? "" : c.notes[0]);
+  std::free(reinterpret_cast<void*>(~g_cached_node_lost));
+}
+
 std::uintptr_t g_vector_obj = 0, g_vector_buf = 0;
 int g_vector_line = 0;
 
