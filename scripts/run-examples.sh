@@ -7,7 +7,7 @@ build=${BUILD_DIR:-build}
 
 scripts/install-deps.sh >&2
 cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-cmake --build "$build" -j2 --target top_allocations find_a_leak gtest_leak_check >/dev/null
+cmake --build "$build" -j2 --target top_allocations find_a_leak gtest_leak_check catch2_leak_check >/dev/null
 
 echo "== examples/top_allocations.cpp: where the memory of a small workload came from" >&2
 "$build/examples/top_allocations"
@@ -23,5 +23,15 @@ status=$?
 set -e
 if [ "$status" -ne 1 ]; then
   echo "run-examples: gtest_leak_check exited with $status, expected 1 (one leaking test)" >&2
+  exit 1
+fi
+echo >&2
+echo "== examples/catch2_leak_check.cpp: the same bug in a Catch2 suite; its section fails, at its line" >&2
+set +e
+"$build/examples/catch2_leak_check" >&2
+status=$?
+set -e
+if [ "$status" -ne 1 ]; then
+  echo "run-examples: catch2_leak_check exited with $status, expected 1 (one leaking section)" >&2
   exit 1
 fi
