@@ -32,12 +32,17 @@ TEST(GtestPlugin, ALeakingTestFailsAtTheAllocatingLine) {
   EXPECT_TRUE(contains(run.output, "char* buffer = new char[256 * 1024]; g_leak_line = __LINE__;")) << run.output;
   EXPECT_TRUE(contains(run.output, "at (anonymous namespace)::lose_a_buffer()")) << run.output;
   EXPECT_TRUE(contains(run.output, "[  FAILED  ] Sample.LeaksABuffer")) << run.output;
-#ifdef GTEST_FLAG_GET  // GoogleTest 1.12 and later; --gtest_brief came in 1.11
+  // --gtest_brief came in 1.11 (no macro tells 1.11 from 1.10); 1.10 answers an unknown
+  // --gtest_ flag with its help text and runs nothing.
   const auto brief = run_sample("Sample.LeaksABuffer:Sample.CleansUp", "--gtest_brief=1");
-  EXPECT_EQ(brief.exit_code, 1) << brief.output;
-  EXPECT_TRUE(contains(brief.output, "leakguard: leak: +256.0 KiB in +1 block\n")) << brief.output;
-  EXPECT_TRUE(contains(brief.output, "[  FAILED  ] Sample.LeaksABuffer (")) << brief.output;
-  EXPECT_FALSE(contains(brief.output, "Sample.CleansUp")) << "brief shows failures only\n" << brief.output;
+  if (!contains(brief.output, "This program contains tests written using Google Test.")) {
+    EXPECT_EQ(brief.exit_code, 1) << brief.output;
+    EXPECT_TRUE(contains(brief.output, "leakguard: leak: +256.0 KiB in +1 block\n")) << brief.output;
+    EXPECT_TRUE(contains(brief.output, "[  FAILED  ] Sample.LeaksABuffer (")) << brief.output;
+    EXPECT_FALSE(contains(brief.output, "Sample.CleansUp")) << "brief shows failures only\n" << brief.output;
+  }
+#ifdef GTEST_FLAG_GET  // GoogleTest 1.12 and later: brief must be there
+  EXPECT_FALSE(contains(brief.output, "This program contains tests written using Google Test.")) << brief.output;
 #endif
 }
 
