@@ -53,7 +53,10 @@
 // size, at most 16 tries a size, the chunks not named going back in their order) and keeps them,
 // zeroed, until it is destroyed: no block of the window can be at an address a stale word names.
 // It removes no root and skips no word, so it cannot make a held block look lost; it only changes
-// which addresses the window's allocations get (at most 32 chunks, of 1 KiB at most). Chunks
+// which addresses the window's allocations get (at most 32 chunks, of 1 KiB at most). Only words
+// that could name a chunk are looked at: not into the thread's stack or the executable's image,
+// not below the lowest address glibc's heaps can have, and not the start of a block the thread's
+// trace table holds live. Chunks
 // freed into the fast bins or bigger bins, stale words on other threads' stacks or in the heap,
 // and frees inside the window are not covered.
 // Ignoring, at classification, stack words left unchanged since the checkpoint (a word written
@@ -68,11 +71,13 @@
 // held; the repeated-run rule still catches a leak that recurs. If some root cannot be read,
 // every survivor is reported held and `notes` says why.
 //
-// Cost: a checkpoint is one brief pause of the tracer's bookkeeping, plus the read of its thread's
-// stack above it and a probe of the words that may name chunks (one system call per 64). Classifying, when nothing
-// of the window survives (the common case), is a sum over threads, whatever the size of the
-// heap; only when a block survives does it copy the live blocks' addresses and scan the roots and
-// the reachable heap.
+// Cost: a checkpoint stops no thread (each thread's table learns of the window at its next
+// allocation); it reads its thread's stack above it and probes the distinct words that may name
+// chunks (one system call per 8 reads; words close together share a read). Classifying, when
+// nothing of the window survives (the common case), is a sum over threads read without stopping
+// them, whatever the size of the heap (a sum above zero is checked again with the threads
+// stopped, which completes frees other threads queued); only when a block survives does it copy
+// the live blocks' addresses and scan the roots and the reachable heap.
 #pragma once
 #include <cstddef>
 #include <cstdint>

@@ -3,6 +3,7 @@
 #include "leakguard/classify.hpp"
 
 #include <fcntl.h>
+#include <link.h>
 #include <malloc.h>
 #include <pthread.h>
 #include <sys/syscall.h>
@@ -388,11 +389,46 @@ std::uintptr_t own_stack_top(std::uintptr_t sp) {
 }
 }  // namespace
 
+// The main executable's loaded image (its PT_LOAD segments, lowest to highest): no malloc chunk
+// lies inside it. Learnt once; the executable is never unloaded.
+struct ImageRange {
+  std::uintptr_t lo = 0, hi = 0;
+};
+ImageRange executable_image() {
+  static const ImageRange image = [] {
+    ImageRange r;
+    dl_iterate_phdr(
+        [](dl_phdr_info* info, std::size_t, void* out) {
+          auto* range = static_cast<ImageRange*>(out);
+          for (int k = 0; k < info->dlpi_phnum; ++k) {
+            const ElfW(Phdr)& ph = info->dlpi_phdr[k];
+            if (ph.p_type != PT_LOAD) continue;
+            const std::uintptr_t lo = info->dlpi_addr + ph.p_vaddr, hi = lo + ph.p_memsz;
+            if (range->hi == 0 || lo < range->lo) range->lo = lo;
+            if (hi > range->hi) range->hi = hi;
+          }
+          return 1;  // the first module listed is the executable
+        },
+        &r);
+    return r;
+  }();
+  return image;
+}
+
 // Reads the calling thread's stack from `sp` up (at most kStackWindow bytes) for words that name
 // a chunk in its tcache, and takes those chunks out of it: malloc of that size hands them out
 // (the tcache is LIFO: at most its bin's count of tries), the ones not named go back in the order
 // they came out. What is kept is zeroed (it is scanned as a live untraced chunk) and freed with
 // the checkpoint.
+//
+// The stack is read in place (it is this thread's own, live above this frame). A word is a
+// candidate when it could be a chunk's user address: 16-aligned, in the user address range, not
+// into this thread's stack nor into the executable's image, and not the start of a block this
+// thread's trace table holds live (a live block is in no tcache). The candidates are sorted and
+// made unique (a frame keeps the same pointer in several slots), and each one's header and
+// second word are read with process_vm_readv (the word may name anything, even unmapped memory):
+// candidates close together share one read, and a call takes at most 8 reads, as longer lists
+// cost more than linearly.
 void Quarantine::take_named_from(std::uintptr_t sp) {
   constexpr std::size_t kStackWindow = 256 * 1024;
   constexpr std::uintptr_t kWord = sizeof(std::uintptr_t);
@@ -403,39 +439,83 @@ void Quarantine::take_named_from(std::uintptr_t sp) {
   if (key == 0 || top <= sp) return;
   const std::uintptr_t lo = sp & ~(kWord - 1);
   const std::uintptr_t hi = std::min<std::uintptr_t>(top, lo + kStackWindow) & ~(kWord - 1);
-  // Candidates: words that could be a chunk's user address (16-aligned, not into the stack),
-  // probed 64 at a time for glibc's header (size word) and the tcache's mark (second word).
-  constexpr std::size_t kBatch = 64;
+  // The initial thread's stack is the highest mapping but the kernel's vdso pages: nothing above
+  // its frames (its arguments, environment, auxiliary vector) is a chunk.
+  const bool initial_thread = top == reinterpret_cast<std::uintptr_t>(__libc_stack_end);
+  const std::uintptr_t not_above = initial_thread ? lo : hi;
+  const ImageRange image = executable_image();
+  // glibc's heaps lie above the executable (the brk heap follows it) or in the mmap area, which
+  // starts at a third of the address space in the legacy layout and near its top otherwise: a
+  // word below both is an integer, not a chunk (and reading it would fail, a system call each).
+  const std::uintptr_t floor = std::max<std::uintptr_t>(65536, std::min<std::uintptr_t>(image.lo, std::uintptr_t{1} << 45));
+  const pid_t self = getpid();
   std::uintptr_t named[kMax];
   std::uintptr_t named_size[kMax];
   std::size_t named_count = 0;
-  std::uintptr_t candidate[kBatch];
+  constexpr std::size_t kCandidates = 512;
+  std::uintptr_t candidate[kCandidates];
   std::size_t pending = 0;
+  // The candidates gathered so far, sorted, unique and without this thread's live blocks.
+  auto compact = [&] {
+    std::sort(candidate, candidate + pending);
+    pending = static_cast<std::size_t>(std::unique(candidate, candidate + pending) - candidate);
+    pending = detail::tracer_drop_own_blocks(candidate, pending);
+  };
+  auto consider = [&](std::uintptr_t user, const std::uintptr_t* words) {  // words: header, first, second
+    const std::uintptr_t size = words[0] & ~std::uintptr_t{7};
+    const bool mapped = (words[0] & 2) != 0;
+    if (words[2] != key || mapped || size < 4 * kWord || size > kMaxTcacheChunk || size % 16 != 0) return;
+    for (std::size_t j = 0; j < named_count; ++j) {
+      if (named[j] == user) return;
+    }
+    if (named_count < kMax) {
+      named[named_count] = user;
+      named_size[named_count++] = size;
+    }
+  };
+  // Reads [first - 8, last + 16) for a run of candidates within kSpan bytes of each other.
+  constexpr std::size_t kReads = 8, kSpan = 256;
+  constexpr std::size_t kReadWords = (kSpan + 3 * kWord) / kWord;
   auto probe = [&] {
-    std::uintptr_t words[kBatch][3];
-    iovec local[kBatch], remote[kBatch];
-    std::size_t done = 0;
-    while (done < pending) {
-      const std::size_t n = pending - done;
-      for (std::size_t k = 0; k < n; ++k) {
-        local[k] = iovec{words[done + k], sizeof words[0]};
-        remote[k] = iovec{reinterpret_cast<void*>(candidate[done + k] - kWord), sizeof words[0]};
+    compact();
+    std::uintptr_t words[kReads][kReadWords];
+    iovec local[kReads], remote[kReads];
+    std::size_t first[kReads + 1];
+    std::size_t at = 0;
+    while (at < pending) {
+      std::size_t n = 0, cursor = at;
+      for (; n < kReads && cursor < pending; ++n) {
+        first[n] = cursor;
+        std::size_t last = cursor;
+        while (last + 1 < pending && candidate[last + 1] - candidate[cursor] <= kSpan) ++last;
+        const std::uintptr_t from = candidate[cursor] - kWord;
+        local[n] = iovec{words[n], static_cast<std::size_t>(candidate[last] + 2 * kWord - from)};
+        remote[n] = iovec{reinterpret_cast<void*>(from), local[n].iov_len};
+        cursor = last + 1;
       }
-      const ssize_t got = process_vm_readv(getpid(), local, n, remote, n, 0);
-      // A failed read ends the transfer there: what came before is whole, that one is skipped.
-      const std::size_t whole = got < 0 ? 0 : static_cast<std::size_t>(got) / sizeof words[0];
-      for (std::size_t k = done; k < done + whole; ++k) {
-        const std::uintptr_t size = words[k][0] & ~std::uintptr_t{7};
-        const bool mapped = (words[k][0] & 2) != 0;
-        if (words[k][2] != key || mapped || size < 4 * kWord || size > kMaxTcacheChunk || size % 16 != 0) continue;
-        bool seen = false;
-        for (std::size_t j = 0; j < named_count; ++j) seen = seen || named[j] == candidate[k];
-        if (!seen && named_count < kMax) {
-          named[named_count] = candidate[k];
-          named_size[named_count++] = size;
+      first[n] = cursor;
+      const ssize_t got = process_vm_readv(self, local, n, remote, n, 0);
+      // A failed read ends the transfer there: the reads before it are whole.
+      std::size_t left = got < 0 ? 0 : static_cast<std::size_t>(got);
+      std::size_t k = 0;
+      for (; k < n && left >= local[k].iov_len; ++k) {
+        left -= local[k].iov_len;
+        for (std::size_t c = first[k]; c < first[k + 1]; ++c) {
+          consider(candidate[c], &words[k][(candidate[c] - candidate[first[k]]) / kWord]);
         }
       }
-      done += whole + 1;
+      if (k == n) {
+        at = cursor;
+        continue;
+      }
+      // Read k failed. Of several candidates, one may name unmapped memory next to a chunk's:
+      // each is read alone.
+      if (first[k + 1] - first[k] > 1) {
+        for (std::size_t c = first[k]; c < first[k + 1]; ++c) {
+          if (read_memory(candidate[c] - kWord, words[0], 3 * kWord)) consider(candidate[c], words[0]);
+        }
+      }
+      at = first[k + 1];
     }
     pending = 0;
     std::memset(words, 0, sizeof words);  // no copy of a chunk's address outlives the probe
@@ -443,9 +523,13 @@ void Quarantine::take_named_from(std::uintptr_t sp) {
   };
   for (std::uintptr_t at = lo; at < hi; at += kWord) {
     const std::uintptr_t w = *reinterpret_cast<const std::uintptr_t*>(at);
-    if (w % 16 != 0 || w < 65536 || w >= (std::uintptr_t{1} << 47) || (w >= lo && w < hi)) continue;
+    if (w % 16 != 0 || w < floor || w >= (std::uintptr_t{1} << 47) || (w >= lo && w < hi)) continue;
+    if (w >= not_above || (w >= image.lo && w < image.hi)) continue;
     candidate[pending++] = w;
-    if (pending == kBatch) probe();
+    if (pending == kCandidates) {
+      compact();
+      if (pending > kCandidates / 2) probe();
+    }
   }
   if (pending > 0) probe();
   // Each size once: take chunks of that size until every named one came out.
@@ -660,7 +744,7 @@ Classification Classifier::run(const Checkpoint& since, std::uintptr_t stack_flo
     return result;
   }
   // Nothing of the window survives: known from the threads' counts, whatever the heap's size.
-  if (detail::tracer_window() == since_state.window && detail::tracer_window_blocks() == 0) return result;
+  if (detail::tracer_window_blocks(since_state.window) == 0) return result;
 
   // Free chunks in glibc's fast bins still read as in use, with their stale contents; trimming
   // consolidates them into plain free chunks, which the heap walk skips.

@@ -3,12 +3,16 @@
 // so their allocation and free cost a store and a short scan instead of two hash-table updates.
 //
 // Blocks carry the id of the leak-check window they were allocated in (the key's tag), and the
-// store counts its blocks of the current window, so "did anything of this window survive?" is a
-// sum over threads, whatever the size of the heap.
+// store counts its blocks of its window, so "did anything of this window survive?" is a sum over
+// threads, whatever the size of the heap. A store learns of a new window lazily: the tracer calls
+// sync_window() with the global id before each insert, which starts the count over, so beginning
+// a window stops no thread. window() and window_blocks_of() may be read by any thread at any
+// time (atomics: the owner publishes the count's reset before the id that makes it count).
 //
 // Written by one thread at a time, like PtrTable. Every nursery update writes meta before key and
 // clears key alone, so a fork child's repair() sees each entry whole or not at all.
 #pragma once
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 
@@ -34,7 +38,8 @@ class BlockStore {
   // could not grow.
   InsertOutcome insert(std::uint64_t akey, std::uint64_t meta, std::uint64_t tag = kCurrentWindow) noexcept {
     InsertOutcome outcome;
-    if (tag == kCurrentWindow) tag = window_;
+    const std::uint64_t window = window_.load(std::memory_order_relaxed);
+    if (tag == kCurrentWindow) tag = window;
     BlockEntry& slot = nursery_[next_];
     next_ = (next_ + 1) % kNursery;
     if (slot.key != 0) {
@@ -52,7 +57,7 @@ class BlockStore {
     }
     slot.meta = meta;
     slot.key = make_key(akey, tag);
-    window_blocks_ += (tag == window_ && tag != 0) ? 1 : 0;
+    if (tag == window && tag != 0) add_window_blocks(1);
     return outcome;
   }
 
@@ -96,7 +101,7 @@ class BlockStore {
     for (BlockEntry& e : nursery_) e = BlockEntry{};
     nursery_count_ = 0;
     next_ = 0;
-    window_blocks_ = 0;
+    window_blocks_.store(0, std::memory_order_relaxed);
     table_.reset();
   }
 
@@ -107,12 +112,24 @@ class BlockStore {
       for (BlockEntry& e : nursery_) e.key &= kAddrMask;
       table_.clear_tags();
     }
-    window_ = window;
-    window_blocks_ = 0;
+    window_blocks_.store(0, std::memory_order_relaxed);
+    window_.store(window, std::memory_order_release);
   }
-  std::uint64_t window() const noexcept { return window_; }
-  // Blocks of the current window still in this store.
-  std::int64_t window_blocks() const noexcept { return window_blocks_; }
+  // Adopts the global window id `current` if it is not this store's yet (see the top). Written by
+  // the store's writer, before an insert.
+  LG_ALWAYS_INLINE void sync_window(std::uint64_t current) noexcept {
+    if (LG_UNLIKELY(window_.load(std::memory_order_relaxed) != current)) begin_window(current, false);
+  }
+  std::uint64_t window() const noexcept { return window_.load(std::memory_order_acquire); }
+  // Blocks of the store's window still in this store.
+  std::int64_t window_blocks() const noexcept { return window_blocks_.load(std::memory_order_relaxed); }
+  // From any thread: this store's blocks of `window`. A store that has not adopted `window` yet
+  // has none (it adopts before its first insert in it). The id is read first, with acquire, so a
+  // count read after it is never one of an older window.
+  std::int64_t window_blocks_of(std::uint64_t window) const noexcept {
+    if (window_.load(std::memory_order_acquire) != window) return 0;
+    return window_blocks_.load(std::memory_order_relaxed);
+  }
 
   // In a fork child, for a store whose owner was interrupted mid-update: rebuilds the table,
   // drops nursery entries the table also holds (an eviction caught half-way), and returns the
@@ -129,20 +146,30 @@ class BlockStore {
       ++nursery_count_;
       bytes += meta_size(e.meta);
     }
-    window_blocks_ = 0;
-    for_each([&](const BlockEntry& e) { window_blocks_ += in_window(e) ? 1 : 0; });
+    std::int64_t in = 0;
+    for_each([&](const BlockEntry& e) { in += in_window(e) ? 1 : 0; });
+    window_blocks_.store(in, std::memory_order_relaxed);
     return bytes;
   }
 
  private:
-  bool in_window(const BlockEntry& e) const noexcept { return window_ != 0 && key_tag(e.key) == window_; }
-  void uncount(const BlockEntry& e) noexcept { window_blocks_ -= in_window(e) ? 1 : 0; }
+  bool in_window(const BlockEntry& e) const noexcept {
+    const std::uint64_t window = window_.load(std::memory_order_relaxed);
+    return window != 0 && key_tag(e.key) == window;
+  }
+  // One writer at a time: a load and a store, no read-modify-write.
+  void add_window_blocks(std::int64_t d) noexcept {
+    window_blocks_.store(window_blocks_.load(std::memory_order_relaxed) + d, std::memory_order_relaxed);
+  }
+  void uncount(const BlockEntry& e) noexcept {
+    if (in_window(e)) add_window_blocks(-1);
+  }
 
   BlockEntry nursery_[kNursery] = {};
   std::uint32_t next_ = 0;
   std::uint32_t nursery_count_ = 0;
-  std::uint64_t window_ = 0;         // id new blocks get; 0: no window
-  std::int64_t window_blocks_ = 0;   // blocks of window_ in this store
+  std::atomic<std::uint64_t> window_{0};        // id new blocks get; 0: no window
+  std::atomic<std::int64_t> window_blocks_{0};  // blocks of window_ in this store
   PtrTable table_;
 };
 

@@ -119,6 +119,7 @@ void insert_owned(ThreadCache* tc, std::uintptr_t addr, std::uint64_t size, std:
     owner_exit(tc);
     return;
   }
+  tc->table.sync_window(g_window.load(std::memory_order_acquire));
   const BlockStore::InsertOutcome outcome = tc->table.insert(akey, meta, tag);
   const std::int64_t now = tc->bytes.load(std::memory_order_relaxed) + static_cast<std::int64_t>(size) -
                            static_cast<std::int64_t>(outcome.dropped_bytes);
@@ -136,6 +137,7 @@ void insert_elsewhere(std::uintptr_t addr, std::uint64_t size, std::uint32_t sta
     ThreadCache& sc = shared_cache();
     SpinGuard guard(shared_lock());
     if (!tracing_enabled()) return;
+    sc.table.sync_window(g_window.load(std::memory_order_acquire));
     const BlockStore::InsertOutcome outcome = sc.table.insert(addr_key(addr), make_meta(size, stack_id), tag);
     if (outcome.lost) count_lost(outcome.dropped_bytes);
     if (!outcome.dropped) g_shared_blocks.fetch_add(1, std::memory_order_relaxed);
@@ -531,25 +533,46 @@ std::size_t tracer_collect_into(RawTrace* out, std::size_t capacity) noexcept {
   return n;
 }
 
+// Stops no thread: each store adopts the new id at its next insert (BlockStore::sync_window), and
+// a store that has not is known to hold none of the window's blocks. Only when the ids wrap is the
+// world stopped, to clear every tag (once in 2^20 windows). The window lock orders checkpoints
+// made by several threads at once.
 std::uint64_t tracer_begin_window(std::uint64_t* wraps) noexcept {
-  StoppedWorld world;
+  MuteScope mute;
+  SpinGuard guard(window_lock());
   std::uint64_t id = g_window.load(std::memory_order_relaxed) + 1;
-  const bool wrapped = id > kTagMask;
-  if (wrapped) {
+  if (LG_UNLIKELY(id > kTagMask)) {
+    StoppedWorld world;
     id = 1;
     g_window_wraps.fetch_add(1, std::memory_order_relaxed);
+    world.for_each_cache([&](ThreadCache& tc) { tc.table.begin_window(id, true); });
   }
-  world.for_each_cache([&](ThreadCache& tc) { tc.table.begin_window(id, wrapped); });
-  g_window.store(id, std::memory_order_relaxed);
+  g_window.store(id, std::memory_order_release);
   *wraps = g_window_wraps.load(std::memory_order_relaxed);
   return id;
 }
 
-std::int64_t tracer_window_blocks() noexcept {
+// A sum of per-store counts read without stopping anyone: a store that adopted `window` counts
+// its blocks of it, one that has not holds none. What can make that sum too high is a free not yet
+// completed (a block another thread freed, queued in its pending list until the next world stop),
+// never too low; so a sum of zero is the answer, and any other sum is checked again with the world
+// stopped, which completes the queued frees first.
+std::int64_t tracer_window_blocks(std::uint64_t window) noexcept {
+  auto sum = [window] {
+    std::int64_t blocks = shared_cache().table.window_blocks_of(window);
+    const std::uint32_t n = cache_count();
+    for (std::uint32_t i = 0; i < n; ++i) blocks += cache_at(i)->table.window_blocks_of(window);
+    return blocks;
+  };
+  if (g_window.load(std::memory_order_acquire) != window) return -1;
+  const std::int64_t racy = sum();
+  // A store adopts a newer window only after reading its id: if the id is still `window` here,
+  // no store had left `window` when it was read.
+  if (g_window.load(std::memory_order_acquire) != window) return -1;
+  if (racy == 0) return 0;
   StoppedWorld world;
-  std::int64_t blocks = 0;
-  world.for_each_cache([&](ThreadCache& tc) { blocks += tc.table.window_blocks(); });
-  return blocks;
+  if (g_window.load(std::memory_order_relaxed) != window) return -1;
+  return sum();
 }
 
 std::uint64_t tracer_window() noexcept { return g_window.load(std::memory_order_relaxed); }
@@ -613,6 +636,24 @@ bool tracer_find_block(std::uintptr_t addr, RawTrace* out) noexcept {
     }
   });
   return found;
+}
+
+std::size_t tracer_drop_own_blocks(std::uintptr_t* addrs, std::size_t n) noexcept {
+  ThreadState& ts = t_state;
+  ThreadCache* tc = ts.cache;
+  if (tc == nullptr || ts.mute != 0) return n;
+  // Muted, as every owner update: a signal handler's allocation must not change the table while
+  // it is read.
+  MuteScope mute;
+  while (!owner_enter(tc)) {
+  }
+  std::size_t kept = 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    const std::uintptr_t a = addrs[i];
+    if (!addr_encodable(a) || tc->table.find(addr_key(a)) == nullptr) addrs[kept++] = a;
+  }
+  owner_exit(tc);
+  return kept;
 }
 
 int tracer_track(std::uint64_t domain, std::uintptr_t addr, std::size_t size,

@@ -86,6 +86,10 @@ std::vector<RawTrace> tracer_collect() noexcept;
 std::size_t tracer_collect_into(RawTrace* out, std::size_t capacity) noexcept;
 // The trace of the block containing addr (exact start first, then any block spanning it).
 bool tracer_find_block(std::uintptr_t addr, RawTrace* out) noexcept;
+// Removes from addrs[0..n) every address at which a block of the calling thread's own table
+// starts (a live block, so in no free list), keeping the others' order; returns how many are
+// left. Stops no thread: the caller's own table, read as its owner.
+std::size_t tracer_drop_own_blocks(std::uintptr_t* addrs, std::size_t n) noexcept;
 
 // Leak-check windows. Blocks carry the id of the window they were allocated in; a new window gets
 // the next id (1..2^20-1, wrapping around with every older block's id cleared, counted in
@@ -93,8 +97,9 @@ bool tracer_find_block(std::uintptr_t addr, RawTrace* out) noexcept;
 std::uint64_t tracer_begin_window(std::uint64_t* wraps) noexcept;
 std::uint64_t tracer_window() noexcept;
 std::uint64_t tracer_window_wraps() noexcept;
-// Blocks of the current window still live: a sum over threads, whatever the heap's size.
-std::int64_t tracer_window_blocks() noexcept;
+// Blocks of `window` still live, or -1 when `window` is no longer the current one (a later
+// window began): a sum over threads, whatever the heap's size, that stops no thread when it is 0.
+std::int64_t tracer_window_blocks(std::uint64_t window) noexcept;
 
 // A watch on the traced total: the first allocation that takes it above `threshold` records,
 // with the world stopped, every block live at that moment and its own stack. One watch at a

@@ -31,6 +31,7 @@ constexpr std::uint32_t kMaxCaches = 4096;
 SpinLock g_world_lock;     // one stopper at a time
 SpinLock g_registry_lock;  // cache creation, adoption and release
 SpinLock g_shared_lock;
+SpinLock g_window_lock;    // window begins; before g_world_lock
 ThreadCache* g_caches[kMaxCaches];
 std::atomic<std::uint32_t> g_cache_count{0};
 std::atomic<std::uint32_t> g_owned{0};
@@ -65,6 +66,7 @@ void release_on_thread_exit(void* arg);
 // initialisation under way to finish instead of copying it half done.
 void fork_prepare() {
   g_init_lock.lock();
+  g_window_lock.lock();
   g_world_lock.lock();
   g_registry_lock.lock();
   g_shared_lock.lock();
@@ -78,6 +80,7 @@ void fork_parent() {
   g_shared_lock.unlock();
   g_registry_lock.unlock();
   g_world_lock.unlock();
+  g_window_lock.unlock();
   g_init_lock.unlock();
 }
 
@@ -89,6 +92,7 @@ void fork_child() {
   g_shared_lock.reset();
   g_registry_lock.reset();
   g_world_lock.reset();
+  g_window_lock.reset();
   g_init_lock.reset();
   g_stop.store(0, std::memory_order_relaxed);
   ThreadCache* self = t_state.cache;
@@ -160,6 +164,7 @@ void world_init() noexcept {
 
 ThreadCache& shared_cache() noexcept { return *g_shared; }
 SpinLock& shared_lock() noexcept { return g_shared_lock; }
+SpinLock& window_lock() noexcept { return g_window_lock; }
 std::uint32_t cache_count() noexcept { return g_cache_count.load(std::memory_order_acquire); }
 ThreadCache* cache_at(std::uint32_t i) noexcept { return g_caches[i]; }
 std::uint32_t owned_cache_count() noexcept { return g_owned.load(std::memory_order_relaxed); }

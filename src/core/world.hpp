@@ -59,6 +59,8 @@ ThreadCache* acquire_thread_cache() noexcept;
 // The cache used under shared_lock() by threads without their own.
 ThreadCache& shared_cache() noexcept;
 SpinLock& shared_lock() noexcept;
+// Held while a leak-check window begins (tracer_begin_window); taken before the world lock.
+SpinLock& window_lock() noexcept;
 
 // Caches registered so far (owned and pooled); stable pointers, never freed.
 std::uint32_t cache_count() noexcept;

@@ -408,6 +408,65 @@ TEST_F(Classify, WindowsNestAndFollowBlocksAcrossThreadsAndRealloc) {
   EXPECT_EQ(mine(leakguard::classify_survivors(outer)), std::vector<std::size_t>{});
 }
 
+// A window begins without stopping any thread: each thread's table learns of it at its next
+// allocation. A thread that has allocated in an older window and sat idle since still has its
+// blocks of the new window counted, and its older blocks are not; a block of the window freed by
+// another thread (queued until matched against the tables) is not a survivor.
+TEST_F(Classify, AThreadThatLearnsOfTheWindowLateIsCountedExactly) {
+  std::mutex mutex;
+  std::condition_variable cv;
+  int step = 0, done = 0;
+  void* old_block = nullptr;
+  void* new_block = nullptr;
+  auto run_step = [&](int s) {
+    std::unique_lock<std::mutex> lock(mutex);
+    step = s;
+    cv.notify_all();
+    cv.wait(lock, [&] { return done == s; });
+  };
+  std::thread worker([&] {
+    for (int s = 1; s <= 3; ++s) {
+      std::unique_lock<std::mutex> lock(mutex);
+      cv.wait(lock, [&] { return step == s; });
+      if (s == 1) old_block = std::malloc(77);
+      if (s == 2) new_block = std::malloc(78);
+      if (s == 3) std::free(new_block);
+      done = s;
+      cv.notify_all();
+    }
+  });
+  auto sizes = [](const leakguard::Classification& c) {
+    std::vector<std::size_t> v;
+    for (const auto& s : c.survivors) {
+      if (s.size == 77 || s.size == 78 || s.size == 79) v.push_back(s.size);
+    }
+    std::sort(v.begin(), v.end());
+    return v;
+  };
+  {
+    leakguard::Checkpoint earlier;
+    run_step(1);  // the worker's table is in `earlier` and counts old_block there
+  }
+  leakguard::Checkpoint start;
+  EXPECT_EQ(sizes(leakguard::classify_survivors(start)), std::vector<std::size_t>{});
+  run_step(2);  // its first allocation since `start` began
+  EXPECT_EQ(sizes(leakguard::classify_survivors(start)), std::vector<std::size_t>{78});
+  run_step(3);
+  EXPECT_EQ(sizes(leakguard::classify_survivors(start)), std::vector<std::size_t>{});
+  // Another thread's block freed here: the free waits in this thread's queue, and still no
+  // survivor.
+  {
+    leakguard::Checkpoint again;
+    void* mine = nullptr;
+    std::thread([&] { mine = std::malloc(79); }).join();
+    EXPECT_EQ(sizes(leakguard::classify_survivors(again)), std::vector<std::size_t>{79});
+    std::free(mine);
+    EXPECT_EQ(sizes(leakguard::classify_survivors(again)), std::vector<std::size_t>{});
+  }
+  worker.join();
+  std::free(old_block);
+}
+
 TEST_F(Classify, WithNothingLeftTheWindowIsEmptyWhateverTheHeap) {
   std::vector<void*> heap(200000);
   for (auto& p : heap) p = std::malloc(24);  // a big live heap from before the window
