@@ -31,10 +31,23 @@ void repeat_as_asked(int runs) {
 #endif
 }
 
+// GoogleTest writes a report (--gtest_output, or GTEST_OUTPUT, which sets it): the only reader of
+// test properties. Recording them costs as much as the rest of a passing test's check.
+bool writes_a_report() {
+#ifdef GTEST_FLAG_GET
+  return !GTEST_FLAG_GET(output).empty();
+#else
+  return !::testing::GTEST_FLAG(output).empty();
+#endif
+}
+
 void raise(const ::testing::TestInfo& info, const TestOutcome& outcome) {
   if (!outcome.checked) return;
-  ::testing::Test::RecordProperty("leakguard_leaked_bytes", std::to_string(outcome.leaked_bytes));
-  ::testing::Test::RecordProperty("leakguard_leaked_blocks", std::to_string(outcome.leaked_blocks));
+  static const bool record = writes_a_report();
+  if (record) {
+    ::testing::Test::RecordProperty("leakguard_leaked_bytes", std::to_string(outcome.leaked_bytes));
+    ::testing::Test::RecordProperty("leakguard_leaked_blocks", std::to_string(outcome.leaked_blocks));
+  }
   for (const TestFinding& f : outcome.findings) {
     if (!f.fails) {
       std::fputs(f.text.c_str(), stderr);

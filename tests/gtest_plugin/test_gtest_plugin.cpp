@@ -66,6 +66,12 @@ TEST(GtestPlugin, LeakFiguresAreXmlProperties) {
   EXPECT_TRUE(contains(content, "<property name=\"leakguard_leaked_blocks\" value=\"1\"/>")) << content;
   EXPECT_TRUE(contains(content, "<property name=\"leakguard_leaked_bytes\" value=\"0\"/>")) << content;
   std::remove(xml.c_str());
+  // The report asked for through the environment, as ctest setups often do.
+  const auto by_env = run_sample("Sample.LeaksABuffer", "", "fail GTEST_OUTPUT=xml:" + xml);
+  EXPECT_EQ(by_env.exit_code, 1) << by_env.output;
+  const auto from_env = lgtest::run_command("cat " + xml).output;
+  EXPECT_TRUE(contains(from_env, "<property name=\"leakguard_leaked_bytes\" value=\"262144\"/>")) << from_env;
+  std::remove(xml.c_str());
 }
 
 // The number after `label` in the output: the sample prints the lines it wants checked (the last

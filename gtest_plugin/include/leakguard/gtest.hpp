@@ -18,7 +18,8 @@
 //     with the report: size, file:line, the source line and the traceback;
 //   - a block still reachable ("held": a lazy static, a cache, a global container) passes; when a
 //     test holds more than LEAKGUARD_HELD_NOTE (1 MiB) that way, one line says so on stderr.
-// Each checked test records leakguard_leaked_bytes and leakguard_leaked_blocks as XML properties.
+// Each checked test records leakguard_leaked_bytes and leakguard_leaked_blocks as properties in
+// the XML (or JSON) report, when GoogleTest writes one (--gtest_output or GTEST_OUTPUT).
 // The failure is an ordinary non-fatal GoogleTest failure: it shows in the output, in
 // --gtest_brief, in the XML and in the exit code.
 //
