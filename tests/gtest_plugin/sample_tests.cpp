@@ -326,6 +326,16 @@ TEST(Edge, LeaksAfterADeathTest) {
   leak_blocks(1);
 }
 
+// Made by a static constructor, before main: tracing had started when the program loaded.
+std::string* const g_made_at_static_init = new std::string(300, 's');
+
+TEST(Edge, StaticInitialisationIsTraced) {
+  const auto traceback = leakguard::get_object_traceback(g_made_at_static_init);
+  ASSERT_TRUE(traceback.has_value());
+  EXPECT_NE(traceback->attribution_frame().filename.find("sample_tests.cpp"), std::string::npos)
+      << traceback->attribution_frame().filename;
+}
+
 class Sizes : public ::testing::TestWithParam<int> {};
 
 TEST_P(Sizes, LeaksOnlyForTwo) {

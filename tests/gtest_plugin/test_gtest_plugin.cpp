@@ -300,6 +300,7 @@ TEST(GtestPlugin, ListingTestsPrintsNothingElse) {
             "Unchecked.\n  LeaksFreely\n"
             "Noise.\n  RuntimeAndFrameworkFirstUse\n"
             "Edge.\n  LeaksThenSkips\n  ThrowsOutOfTheTest\n  DiesInAChildThatLeaks\n  LeaksAfterADeathTest\n"
+            "  StaticInitialisationIsTraced\n"
             "Typed/0.  # TypeParam = int\n  LeaksForDoubleOnly\n"
             "Typed/1.  # TypeParam = double\n  LeaksForDoubleOnly\n"
             "TypedUnchecked/0.  # TypeParam = int\n  Leaks\n"
@@ -386,6 +387,10 @@ TEST(GtestPlugin, SkippedThrowingAndDeathTests) {
   EXPECT_EQ(skipped.exit_code, 0) << skipped.output;
   EXPECT_TRUE(contains(skipped.output, "[  SKIPPED ] Edge.LeaksThenSkips")) << skipped.output;
   EXPECT_FALSE(contains(skipped.output, "leakguard:")) << skipped.output;
+
+  // Tracing starts when the program loads, before static constructors.
+  const auto static_init = run_sample("Edge.StaticInitialisationIsTraced");
+  EXPECT_EQ(static_init.exit_code, 0) << static_init.output;
 
   const auto thrown = run_sample("Edge.ThrowsOutOfTheTest");
   EXPECT_EQ(thrown.exit_code, 1) << thrown.output;
