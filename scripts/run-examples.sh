@@ -15,23 +15,21 @@ echo >&2
 echo "== examples/find_a_leak.cpp: a leak caught by repeated calls, and its report" >&2
 "$build/examples/find_a_leak"
 echo >&2
+# The two suites leak once on purpose, so each must fail exactly so; anything else (a crash, a
+# false failure) is an error.
+expect_one_failure() {
+  local example=$1
+  set +e
+  "$build/examples/$example" >&2
+  local status=$?
+  set -e
+  if [ "$status" -ne 1 ]; then
+    echo "run-examples: $example exited with $status, expected 1 (one leaking test)" >&2
+    exit 1
+  fi
+}
 echo "== examples/gtest_leak_check.cpp: a GoogleTest suite where the leaking test fails, at its line" >&2
-# One test leaks on purpose, so the suite fails; anything else (a crash, a false failure) is an error.
-set +e
-"$build/examples/gtest_leak_check" >&2
-status=$?
-set -e
-if [ "$status" -ne 1 ]; then
-  echo "run-examples: gtest_leak_check exited with $status, expected 1 (one leaking test)" >&2
-  exit 1
-fi
+expect_one_failure gtest_leak_check
 echo >&2
 echo "== examples/catch2_leak_check.cpp: the same bug in a Catch2 suite; its section fails, at its line" >&2
-set +e
-"$build/examples/catch2_leak_check" >&2
-status=$?
-set -e
-if [ "$status" -ne 1 ]; then
-  echo "run-examples: catch2_leak_check exited with $status, expected 1 (one leaking section)" >&2
-  exit 1
-fi
+expect_one_failure catch2_leak_check

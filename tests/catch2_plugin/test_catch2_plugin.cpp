@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "../output_checks.hpp"
 #include "../robustness/run_command.hpp"
 
 namespace {
@@ -32,7 +33,9 @@ lgtest::CommandRun run_sample(const std::string& spec, const std::string& extra 
                              spec + " " + extra + " 2>&1");
 }
 
-bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
+using lgtest::contains;
+using lgtest::count;
+using lgtest::printed_line;
 
 // Catch2's console reporter wraps a message at 80 columns, breaking at a space (which it drops) or
 // after punctuation, wherever the report's paths happen to end a line (v3 breaks paths too): a
@@ -48,18 +51,7 @@ bool contains_wrapped(const std::string& text, const std::string& part) {
   return contains(squeezed(text), squeezed(part));
 }
 
-std::size_t count(const std::string& text, const std::string& part) {
-  std::size_t n = 0;
-  for (auto at = text.find(part); at != std::string::npos; at = text.find(part, at + 1)) ++n;
-  return n;
-}
 
-// The number the sample printed after `label` (the last time).
-std::string printed_line(const std::string& output, const std::string& label) {
-  const auto at = output.rfind(label);
-  if (at == std::string::npos) return "?";
-  return output.substr(at + label.size(), output.find('\n', at) - at - label.size());
-}
 
 TEST(Catch2Plugin, ALeakInASectionFailsItsTestCaseAtTheAllocatingLine) {
   const auto run = run_sample("'a section leaks'");

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "../output_checks.hpp"
 #include "../robustness/run_command.hpp"
 
 namespace {
@@ -19,7 +20,9 @@ lgtest::CommandRun run_sample(const std::string& filter, const std::string& extr
   return lgtest::run_command(env + " " + LEAKGUARD_SAMPLE_TESTS + " --gtest_filter=" + filter + " " + extra + " 2>&1");
 }
 
-bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
+using lgtest::contains;
+using lgtest::count;
+using lgtest::printed_line;
 
 TEST(GtestPlugin, ALeakingTestFailsAtTheAllocatingLine) {
   const auto run = run_sample("Sample.LeaksABuffer");
@@ -74,19 +77,7 @@ TEST(GtestPlugin, LeakFiguresAreXmlProperties) {
   std::remove(xml.c_str());
 }
 
-// The number after `label` in the output: the sample prints the lines it wants checked (the last
-// occurrence: the report may quote the printing source line itself).
-std::string printed_line(const std::string& output, const std::string& label) {
-  const auto at = output.rfind(label);
-  if (at == std::string::npos) return "?";
-  return output.substr(at + label.size(), output.find('\n', at) - at - label.size());
-}
 
-std::size_t count(const std::string& text, const std::string& part) {
-  std::size_t n = 0;
-  for (auto at = text.find(part); at != std::string::npos; at = text.find(part, at + 1)) ++n;
-  return n;
-}
 
 TEST(GtestPlugin, NoLeakMacrosReportTheStatementsLeakOnce) {
   const auto run = run_sample("Macros.NoLeakPassesAndFails");
