@@ -3,6 +3,8 @@
 #include "leakguard/budget.hpp"
 
 #include <algorithm>
+#include <iterator>
+#include <tuple>
 #include <atomic>
 #include <mutex>
 #include <vector>
@@ -28,6 +30,24 @@ struct PeakWatch {
 // with what they saw before it (a test's budget around an EXPECT_MEMORY_WITHIN).
 std::mutex g_peak_mutex;
 std::vector<PeakWatch*> g_peak_budgets;
+
+// The report of what grew from `before` to `after` (raw live blocks), symbolizing only the blocks
+// that differ: a block in both, the same address, size and stack, adds nothing to any site's
+// difference. Symbolizing every stack of a large heap (a test framework's registry, say) cost
+// seconds a report; what changed is usually a handful.
+Report growth_between(std::vector<detail::RawTrace> before, std::vector<detail::RawTrace> after, const char* what) {
+  auto by_identity = [](const detail::RawTrace& a, const detail::RawTrace& b) {
+    return std::tie(a.addr, a.size, a.stack_id, a.domain) < std::tie(b.addr, b.size, b.stack_id, b.domain);
+  };
+  std::sort(before.begin(), before.end(), by_identity);
+  std::sort(after.begin(), after.end(), by_identity);
+  std::vector<detail::RawTrace> gone, came;
+  std::set_difference(before.begin(), before.end(), after.begin(), after.end(), std::back_inserter(gone), by_identity);
+  std::set_difference(after.begin(), after.end(), before.begin(), before.end(), std::back_inserter(came), by_identity);
+  const int limit = get_traceback_limit();
+  return growth_report(detail::exclude_runtime_and_self(detail::snapshot_from_raw(gone, limit), true, true),
+                       detail::exclude_runtime_and_self(detail::snapshot_from_raw(came, limit), true, true), what);
+}
 
 // The innermost budget hands the watch over: what it saw so far stays with it.
 void suspend(PeakWatch& w) {
@@ -56,12 +76,9 @@ struct MemoryBudget::State {
   BudgetKind kind;
   std::int64_t budget;
   std::int64_t start_bytes;
-  // The blocks live at the start, symbolized only if a report needs them: symbolizing every
-  // stack of a large heap costs a second the first time, and a budget that holds needs none.
+  // The blocks live at the start, symbolized only if a report needs them, and then only those
+  // that changed (growth_between).
   std::vector<detail::RawTrace> start_raw;
-  Snapshot start() const {
-    return detail::exclude_runtime_and_self(detail::snapshot_from_raw(start_raw, get_traceback_limit()), true, true);
-  }
   std::optional<BudgetResult> result;
   PeakWatch peak;
 };
@@ -110,9 +127,7 @@ BudgetResult MemoryBudget::check() {
   if (state_->kind == BudgetKind::kNet) {
     r.used = static_cast<std::int64_t>(current) - state_->start_bytes;
     r.exceeded = r.used > r.budget;
-    if (r.exceeded) {
-      r.report = growth_report(state_->start(), take_snapshot(true, true), "net growth over budget");
-    }
+    if (r.exceeded) r.report = growth_between(state_->start_raw, detail::tracer_collect(), "net growth over budget");
   } else {
     detail::Crossing crossing;
     std::int64_t high = static_cast<std::int64_t>(peak);
@@ -128,12 +143,10 @@ BudgetResult MemoryBudget::check() {
     r.exceeded = crossing.fired || r.used > r.budget;
     if (crossing.fired) {
       r.used = std::max(r.used, static_cast<std::int64_t>(crossing.total) - state_->start_bytes);
-      const Snapshot at_crossing = detail::exclude_runtime_and_self(
-          detail::snapshot_from_raw(crossing.live, get_traceback_limit()), true, true);
-      r.report = growth_report(state_->start(), at_crossing, "peak over budget");
+      r.report = growth_between(state_->start_raw, std::move(crossing.live), "peak over budget");
       r.crossing = detail::traceback_of(crossing.stack_id);
     } else if (r.exceeded) {
-      r.report = growth_report(state_->start(), take_snapshot(true, true), "peak over budget");
+      r.report = growth_between(state_->start_raw, detail::tracer_collect(), "peak over budget");
     }
   }
   r.report.budget = r.budget;
