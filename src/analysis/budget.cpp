@@ -3,8 +3,6 @@
 #include "leakguard/budget.hpp"
 
 #include <algorithm>
-#include <iterator>
-#include <tuple>
 #include <atomic>
 #include <mutex>
 #include <vector>
@@ -31,22 +29,11 @@ struct PeakWatch {
 std::mutex g_peak_mutex;
 std::vector<PeakWatch*> g_peak_budgets;
 
-// The report of what grew from `before` to `after` (raw live blocks), symbolizing only the blocks
-// that differ: a block in both, the same address, size and stack, adds nothing to any site's
-// difference. Symbolizing every stack of a large heap (a test framework's registry, say) cost
-// seconds a report; what changed is usually a handful.
+// What grew from `before` to `after`, the runtime's and leakguard's own blocks left out.
 Report growth_between(std::vector<detail::RawTrace> before, std::vector<detail::RawTrace> after, const char* what) {
-  auto by_identity = [](const detail::RawTrace& a, const detail::RawTrace& b) {
-    return std::tie(a.addr, a.size, a.stack_id, a.domain) < std::tie(b.addr, b.size, b.stack_id, b.domain);
-  };
-  std::sort(before.begin(), before.end(), by_identity);
-  std::sort(after.begin(), after.end(), by_identity);
-  std::vector<detail::RawTrace> gone, came;
-  std::set_difference(before.begin(), before.end(), after.begin(), after.end(), std::back_inserter(gone), by_identity);
-  std::set_difference(after.begin(), after.end(), before.begin(), before.end(), std::back_inserter(came), by_identity);
-  const int limit = get_traceback_limit();
-  return growth_report(detail::exclude_runtime_and_self(detail::snapshot_from_raw(gone, limit), true, true),
-                       detail::exclude_runtime_and_self(detail::snapshot_from_raw(came, limit), true, true), what);
+  const detail::Change change = detail::change_between(std::move(before), std::move(after));
+  return growth_report(detail::exclude_runtime_and_self(change.gone, true, true),
+                       detail::exclude_runtime_and_self(change.came, true, true), what);
 }
 
 // The innermost budget hands the watch over: what it saw so far stays with it.

@@ -1,6 +1,8 @@
 // Snapshots seen as allocation sites: what take_snapshot(exclude_system, exclude_self) keeps, the
 // top sites, the sites that grew, and how they print.
 #include <algorithm>
+#include <iterator>
+#include <tuple>
 #include <iostream>
 #include <ostream>
 
@@ -10,6 +12,7 @@
 #include "leakguard/sizes.hpp"
 #include "analysis/snapshot_filters.hpp"
 #include "snapshot/attribution_rule.hpp"
+#include "snapshot/raw_snapshot.hpp"
 
 namespace leakguard {
 namespace {
@@ -58,6 +61,20 @@ Snapshot detail::exclude_runtime_and_self(Snapshot all, bool exclude_system, boo
     kept.push_back(t);
   }
   return Snapshot(std::move(kept), all.traceback_limit());
+}
+
+detail::Change detail::change_between(std::vector<RawTrace> before, std::vector<RawTrace> after) {
+  detail::UntracedScope untraced;
+  auto by_identity = [](const RawTrace& a, const RawTrace& b) {
+    return std::tie(a.addr, a.size, a.stack_id, a.domain) < std::tie(b.addr, b.size, b.stack_id, b.domain);
+  };
+  std::sort(before.begin(), before.end(), by_identity);
+  std::sort(after.begin(), after.end(), by_identity);
+  std::vector<RawTrace> gone, came;
+  std::set_difference(before.begin(), before.end(), after.begin(), after.end(), std::back_inserter(gone), by_identity);
+  std::set_difference(after.begin(), after.end(), before.begin(), before.end(), std::back_inserter(came), by_identity);
+  const int limit = get_traceback_limit();
+  return Change{snapshot_from_raw(gone, limit), snapshot_from_raw(came, limit)};
 }
 
 std::vector<MemoryStat> top_allocations(const Snapshot& snapshot, std::size_t limit, KeyType key) {

@@ -9,6 +9,7 @@
 #include <mutex>
 #include <optional>
 
+#include "analysis/snapshot_filters.hpp"
 #include "analysis/test_wishes.hpp"
 #include "core/tracer.hpp"
 #include "leakguard/budget.hpp"
@@ -127,7 +128,8 @@ struct TestChecker::State {
   std::optional<Checkpoint> window;
   std::unique_ptr<MemoryBudget> peak;  // the test's peak budget, when one applies
   RepeatedRuns runs;
-  std::optional<Snapshot> run_start;  // repeated runs: the heap when the run began
+  // Repeated runs: the heap when the run began, symbolized only where the run changed it.
+  std::optional<std::vector<detail::RawTrace>> run_start;
 
   void arm_peak_budget(std::size_t bytes) {
     detail::UntracedScope untraced;
@@ -267,7 +269,7 @@ void TestChecker::begin_test(std::string name) {
   if (s.settings.peak_budget >= 0) s.arm_peak_budget(static_cast<std::size_t>(s.settings.peak_budget));
   if (s.iterations >= 2) {  // the repeated-run rule judges the run's net growth
     detail::UntracedScope untraced;
-    s.run_start.emplace(take_snapshot());
+    s.run_start.emplace(detail::tracer_collect());
   }
   g_running.store(&s);
   s.window.emplace();  // last: everything above is the checker's, not the test's
@@ -284,7 +286,7 @@ namespace {
 __attribute__((noinline)) void judge_test(TestChecker::State& s, bool skipped,
                                           void (*raise)(const TestOutcome&, void*), void* context) {
   TestOutcome outcome;
-  std::optional<Snapshot> run_start;
+  std::optional<std::vector<detail::RawTrace>> run_start;
   {
     detail::UntracedScope untraced;
     run_start = std::move(s.run_start);
@@ -346,7 +348,8 @@ __attribute__((noinline)) void judge_test(TestChecker::State& s, bool skipped,
     NetGrowth net;
     {
       detail::UntracedScope untraced;
-      net = user_net_growth(*run_start, take_snapshot());
+      const detail::Change change = detail::change_between(std::move(*run_start), detail::tracer_collect());
+      net = user_net_growth(change.gone, change.came);
     }
     s.runs.record(s.name, net.bytes, net.blocks);
     if (s.iteration == s.iterations - 1) {
