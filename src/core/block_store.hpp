@@ -58,21 +58,34 @@ class BlockStore {
     slot.meta = meta;
     slot.key = make_key(akey, tag);
     if (tag == window && tag != 0) add_window_blocks(1);
+    // The entry the next insert moves to the table is known now: its table line is fetched while
+    // the program runs and the next stack is walked, so that move does not wait for a miss.
+    const std::uint64_t upcoming = nursery_[next_].key;
+    if (upcoming != 0) table_.prefetch(upcoming & kAddrMask);
     return outcome;
   }
 
   // Removes akey, returning its entry; the newest blocks are looked at first. False when absent.
   bool erase(std::uint64_t akey, BlockEntry* out) noexcept {
-    std::uint32_t i = next_;
+    if (LG_UNLIKELY(akey == 0)) return false;  // no block; an empty slot's key would match it
+    // The nursery entries that hold akey, as a bit mask: one compare per entry and no branch (a
+    // block that reached the table was compared with all 8, and the branches cost more than the
+    // compares).
+    std::uint32_t hits = 0;
+#pragma GCC unroll 8
     for (std::uint32_t k = 0; k < kNursery; ++k) {
-      i = (i + kNursery - 1) % kNursery;
-      if ((nursery_[i].key & kAddrMask) == akey && nursery_[i].key != 0) {
-        *out = nursery_[i];
-        nursery_[i].key = 0;
-        --nursery_count_;
-        uncount(*out);
-        return true;
-      }
+      hits |= static_cast<std::uint32_t>(((nursery_[k].key ^ akey) << kTagBits) == 0) << k;
+    }
+    if (hits != 0) {
+      // The newest match if several (a stale record of a reused address): rotated so that bit
+      // kNursery - 1 is the newest entry, next_ - 1.
+      const std::uint32_t aged = ((hits >> next_) | (hits << (kNursery - next_))) & ((1u << kNursery) - 1);
+      const std::uint32_t i = (next_ + 31 - static_cast<std::uint32_t>(__builtin_clz(aged))) % kNursery;
+      *out = nursery_[i];
+      nursery_[i].key = 0;
+      --nursery_count_;
+      uncount(*out);
+      return true;
     }
     if (!table_.erase(akey, out)) return false;
     uncount(*out);

@@ -18,6 +18,7 @@
 // together during a rehash no longer double the tracer's peak memory. Segments of 2 MiB and up ask
 // for transparent huge pages, which spare the TLB misses of a large table.
 #pragma once
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 
@@ -49,6 +50,9 @@ class PtrSegment {
                       Retired* retired) noexcept;
   bool erase(std::uint64_t akey, BlockEntry* out) noexcept;
   const BlockEntry* find(std::uint64_t akey) const noexcept;
+  void prefetch(std::uint64_t akey) const noexcept {
+    if (capacity_ != 0) __builtin_prefetch(&slots_[home(akey)], 1, 3);
+  }
 
   std::size_t size() const noexcept { return count_; }
   std::size_t capacity() const noexcept { return capacity_; }
@@ -82,11 +86,12 @@ class PtrSegment {
  private:
   // The region's base (from the hash bits below the segment number) plus the block's granule
   // within the region.
-  std::size_t home(std::uint64_t akey) const noexcept {
+  std::size_t region_base(std::uint64_t akey) const noexcept {
     const std::uint64_t below_segment = region_hash(akey) << 4;
-    const std::size_t base =
-        static_cast<std::size_t>((static_cast<unsigned __int128>(below_segment) * capacity_) >> 64);
-    const std::size_t i = base + static_cast<std::size_t>((akey >> 1) & (kWindow - 1));
+    return static_cast<std::size_t>((static_cast<unsigned __int128>(below_segment) * capacity_) >> 64);
+  }
+  std::size_t home(std::uint64_t akey) const noexcept {
+    const std::size_t i = region_base(akey) + static_cast<std::size_t>((akey >> 1) & (kWindow - 1));
     return i >= capacity_ ? i - capacity_ : i;
   }
   std::size_t next(std::size_t i) const noexcept { return i + 1 == capacity_ ? 0 : i + 1; }
@@ -138,6 +143,8 @@ class PtrTable {
   const BlockEntry* find(std::uint64_t akey) const noexcept {
     return count_ == 0 ? nullptr : segment(akey).find(akey);
   }
+  // A hint: starts loading the table line where akey's insert or lookup begins.
+  void prefetch(std::uint64_t akey) const noexcept { segment(akey).prefetch(akey); }
 
   std::size_t size() const noexcept { return count_; }
   std::size_t capacity() const noexcept {
@@ -217,14 +224,31 @@ inline bool PtrSegment::erase(std::uint64_t akey, BlockEntry* out) noexcept {
   }
   *out = slots_[i];
   // Backward-shift: pull later members of the cluster into the hole unless that would move them
-  // before their home slot.
+  // before their home slot. The blocks of one region lie side by side in a cluster and share a
+  // base, so the base (two multiplies) is computed once per run of one region, not per entry.
   std::size_t hole = i;
+  std::uint64_t run_region = ~std::uint64_t{0};
+  std::size_t run_base = 0;
   for (std::size_t j = next(i);; j = next(j)) {
-    if (slots_[j].key == 0) break;
-    const std::size_t h = home(slots_[j].key & kAddrMask);
+    const std::uint64_t key = slots_[j].key;
+    if (key == 0) break;
+    const std::uint64_t k = key & kAddrMask;
+    if ((k >> (1 + kWindowBits)) != run_region) {
+      run_region = k >> (1 + kWindowBits);
+      run_base = region_base(k);
+    }
+    std::size_t h = run_base + static_cast<std::size_t>((k >> 1) & (kWindow - 1));
+    if (h >= capacity_) h -= capacity_;
     const bool stays = hole <= j ? (hole < h && h <= j) : (hole < h || h <= j);
     if (stays) continue;
-    slots_[hole] = slots_[j];
+    // The entry moves: it is whole at j until the copy at the hole is whole (meta before key;
+    // the hole's old key, already copied on or being erased, goes first), so a fork child's
+    // repair finds it with its own size at one of the two.
+    slots_[hole].key = 0;
+    std::atomic_signal_fence(std::memory_order_seq_cst);
+    slots_[hole].meta = slots_[j].meta;
+    std::atomic_signal_fence(std::memory_order_seq_cst);
+    slots_[hole].key = key;
     hole = j;
   }
   slots_[hole].key = 0;

@@ -33,6 +33,9 @@ struct alignas(64) ThreadCache {
   BlockStore table;
   std::atomic<std::int64_t> bytes{0};  // sum of sizes in `table`; read racily by peak tracking
   std::atomic<std::int64_t> limit{0};  // bytes may grow to here before peak is re-checked
+  // While this cache holds the peak lease (g_peak_lease, tracer.cpp): the traced total outside
+  // it when the lease began; `limit` is then the most this table has held since.
+  std::atomic<std::int64_t> lease_base{0};
   std::uint32_t npending = 0;
   std::uint64_t pending_bytes = 0;
   void* pending[kMaxPendingFrees];
@@ -65,6 +68,16 @@ struct ThreadState {
   void* muted_allocs[kMutedAllocs];
   std::uint32_t muted_next;
 };
+
+// The peak lease (tracer.cpp): the cache of the one thread that is growing the traced total to a
+// new peak, or null. Anything else that changes the total ends the lease first.
+extern std::atomic<ThreadCache*> g_peak_lease;
+void end_peak_lease() noexcept;
+// True when the lease is held by a thread other than tc's: tc's change must end it first.
+LG_ALWAYS_INLINE bool peak_leased_elsewhere(const ThreadCache* tc) noexcept {
+  const ThreadCache* holder = g_peak_lease.load(std::memory_order_relaxed);
+  return LG_UNLIKELY(holder != nullptr) && holder != tc;
+}
 
 extern __thread ThreadState t_state __attribute__((tls_model("initial-exec")));
 

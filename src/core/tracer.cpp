@@ -22,6 +22,13 @@ namespace {
 
 
 std::atomic<std::int64_t> g_peak{0};
+
+// Raises the global peak to at least `total`.
+void raise_peak(std::int64_t total) noexcept {
+  std::int64_t peak = g_peak.load(std::memory_order_relaxed);
+  while (total > peak && !g_peak.compare_exchange_weak(peak, total, std::memory_order_relaxed)) {
+  }
+}
 // Totals of what lives outside the per-thread tables, kept as atomics so that peak tracking can
 // read them without a lock.
 std::atomic<std::int64_t> g_side_bytes{0};
@@ -30,6 +37,31 @@ std::atomic<std::uint32_t> g_shared_blocks{0};
 std::atomic<std::uint64_t> g_lost_blocks{0};
 std::atomic<std::uint64_t> g_lost_bytes{0};
 std::atomic<bool> g_modules_loaded{false};
+
+}  // namespace
+
+// The peak lease. While the heap grows, every allocation is a new peak, and update_peak() (a
+// sum over every table, a CAS, the watch, every thread's limit) ran at each one. When a single
+// owning thread is at the peak with no watch armed, it takes the lease instead: it records the
+// total outside its table (lease_base), and from then on its `limit` is the most its own table
+// has held, raised by a store at each allocation that passes it. The peak is then
+// max(g_peak, lease_base + limit). That holds as long as nothing outside the holder's table
+// changes, so every other change of the traced total (another thread's allocation or free, the
+// shared cache, the side table, a world stop's forgets, a thread's exit, a fork) ends the lease
+// first (end_peak_lease folds it into g_peak), and the readers of the peak fold it too.
+std::atomic<ThreadCache*> g_peak_lease{nullptr};
+
+void end_peak_lease() noexcept {
+  if (g_peak_lease.load(std::memory_order_relaxed) == nullptr) return;
+  ThreadCache* holder = g_peak_lease.exchange(nullptr, std::memory_order_acq_rel);
+  if (holder == nullptr) return;
+  raise_peak(holder->lease_base.load(std::memory_order_relaxed) + holder->limit.load(std::memory_order_relaxed));
+}
+
+namespace {
+
+// Drops the lease without folding it (the peak is being reset).
+void discard_peak_lease() noexcept { g_peak_lease.store(nullptr, std::memory_order_relaxed); }
 
 class MuteScope {
  public:
@@ -40,14 +72,6 @@ class MuteScope {
 void count_lost(std::uint64_t size) {
   g_lost_blocks.fetch_add(1, std::memory_order_relaxed);
   g_lost_bytes.fetch_add(size, std::memory_order_relaxed);
-}
-
-std::int64_t racy_total() {
-  std::int64_t total = g_side_bytes.load(std::memory_order_relaxed) +
-                       shared_cache().bytes.load(std::memory_order_relaxed);
-  const std::uint32_t n = cache_count();
-  for (std::uint32_t i = 0; i < n; ++i) total += cache_at(i)->bytes.load(std::memory_order_relaxed);
-  return total;
 }
 
 std::vector<RawTrace> collect_locked(const StoppedWorld& world) noexcept;
@@ -85,10 +109,18 @@ void fire_watch(std::uint32_t crossing_stack) {
 // other's last allocation; the peak is never overstated, and the watch fires at most one
 // allocation late.
 void update_peak(ThreadCache* self, std::uint32_t stack_id) {
-  const std::int64_t total = racy_total();
-  std::int64_t peak = g_peak.load(std::memory_order_relaxed);
-  while (total > peak && !g_peak.compare_exchange_weak(peak, total, std::memory_order_relaxed)) {
+  end_peak_lease();
+  const std::int64_t mine = self != nullptr ? self->bytes.load(std::memory_order_relaxed) : 0;
+  std::int64_t others = g_side_bytes.load(std::memory_order_relaxed) +
+                        shared_cache().bytes.load(std::memory_order_relaxed);
+  const std::uint32_t ncaches = cache_count();
+  for (std::uint32_t i = 0; i < ncaches; ++i) {
+    ThreadCache* tc = cache_at(i);
+    if (tc != self) others += tc->bytes.load(std::memory_order_relaxed);
   }
+  const std::int64_t total = others + mine;
+  raise_peak(total);
+  std::int64_t peak = g_peak.load(std::memory_order_relaxed);
   if (total > peak) peak = total;
   const std::int64_t watch = g_watch_threshold.load(std::memory_order_relaxed);
   if (LG_UNLIKELY(watch > 0 && total > watch)) fire_watch(stack_id);
@@ -96,9 +128,7 @@ void update_peak(ThreadCache* self, std::uint32_t stack_id) {
   const std::uint32_t owners = owned_cache_count() > 0 ? owned_cache_count() : 1;
   const std::int64_t ceiling = watch > 0 && watch < peak ? watch : peak;
   const std::int64_t share = ceiling > total ? (ceiling - total) / owners : 0;
-  self->limit.store(self->bytes.load(std::memory_order_relaxed) + share, std::memory_order_relaxed);
-  const std::uint32_t n = cache_count();
-  for (std::uint32_t i = 0; i < n; ++i) {
+  for (std::uint32_t i = 0; i < ncaches; ++i) {
     ThreadCache* other = cache_at(i);
     if (other == self) continue;
     const std::int64_t cap = other->bytes.load(std::memory_order_relaxed) + share;
@@ -106,6 +136,17 @@ void update_peak(ThreadCache* self, std::uint32_t stack_id) {
       other->limit.store(cap, std::memory_order_relaxed);
     }
   }
+  if (total >= peak && watch == 0 && owners == 1) {
+    // The only owner, at the peak: it takes the lease (see g_peak_lease). The watch is read again
+    // after the lease is published: watch_total() arms it before stopping the world and ending any
+    // lease, so one of the two sees the other.
+    self->lease_base.store(others, std::memory_order_relaxed);
+    self->limit.store(mine, std::memory_order_relaxed);
+    g_peak_lease.store(self, std::memory_order_seq_cst);
+    if (g_watch_threshold.load(std::memory_order_seq_cst) > 0) end_peak_lease();
+    return;
+  }
+  self->limit.store(mine + share, std::memory_order_relaxed);
 }
 
 // `meta` is make_meta(size, stack id), computed by the caller before the update begins.
@@ -113,6 +154,7 @@ void update_peak(ThreadCache* self, std::uint32_t stack_id) {
 void insert_owned(ThreadCache* tc, std::uintptr_t addr, std::uint64_t size, std::uint64_t meta,
                   std::uint64_t tag = BlockStore::kCurrentWindow) {
   const std::uint64_t akey = addr_key(addr);
+  if (peak_leased_elsewhere(tc)) end_peak_lease();
   while (!owner_enter(tc)) {
   }
   if (!tracing_enabled()) {
@@ -126,13 +168,20 @@ void insert_owned(ThreadCache* tc, std::uintptr_t addr, std::uint64_t size, std:
   tc->bytes.store(now, std::memory_order_relaxed);
   owner_exit(tc);
   if (LG_UNLIKELY(outcome.lost)) count_lost(outcome.dropped_bytes);
-  if (now > tc->limit.load(std::memory_order_relaxed)) update_peak(tc, meta_stack(meta));
+  if (now > tc->limit.load(std::memory_order_relaxed)) {
+    if (g_peak_lease.load(std::memory_order_relaxed) == tc) {
+      tc->limit.store(now, std::memory_order_relaxed);  // the holder's new high-water mark
+    } else {
+      update_peak(tc, meta_stack(meta));
+    }
+  }
 }
 
 // For threads without a cache (exiting, or none could be made) and blocks the 16-byte entry
 // cannot hold. Both go through a lock; neither is on the common path.
 void insert_elsewhere(std::uintptr_t addr, std::uint64_t size, std::uint32_t stack_id,
                       std::uint64_t tag = BlockStore::kCurrentWindow) {
+  end_peak_lease();
   if (addr_encodable(addr) && size <= kMaxInlineSize) {
     ThreadCache& sc = shared_cache();
     SpinGuard guard(shared_lock());
@@ -165,6 +214,7 @@ void insert_elsewhere(std::uintptr_t addr, std::uint64_t size, std::uint32_t sta
 
 // Removes addr from whichever table holds it. Only with the world stopped.
 bool forget_anywhere(const StoppedWorld& world, std::uintptr_t addr, ForgottenBlock* out) {
+  end_peak_lease();
   bool found = false;
   if (addr_encodable(addr)) {
     world.for_each_cache([&](ThreadCache& tc) {
@@ -310,6 +360,7 @@ bool record_free(void* ptr) noexcept {
     }
     BlockEntry e;
     if (LG_LIKELY(tc->table.erase(addr_key(addr), &e))) {
+      if (peak_leased_elsewhere(tc)) end_peak_lease();
       tc->bytes.store(tc->bytes.load(std::memory_order_relaxed) -
                           static_cast<std::int64_t>(meta_size(e.meta)),
                       std::memory_order_relaxed);
@@ -329,6 +380,7 @@ bool record_free(void* ptr) noexcept {
     return false;
   }
   // No cache of our own, or an address the per-thread tables cannot hold.
+  end_peak_lease();
   if (addr_encodable(addr)) {
     SpinGuard guard(shared_lock());
     BlockEntry e;
@@ -363,6 +415,7 @@ ForgottenBlock forget_for_realloc(void* old) noexcept {
     }
     BlockEntry e;
     if (tc->table.erase(addr_key(addr), &e)) {
+      if (peak_leased_elsewhere(tc)) end_peak_lease();
       tc->bytes.store(tc->bytes.load(std::memory_order_relaxed) -
                           static_cast<std::int64_t>(meta_size(e.meta)),
                       std::memory_order_relaxed);
@@ -435,6 +488,7 @@ void tracer_start(std::uint32_t nframe) noexcept {
 
 void tracer_clear() noexcept {
   StoppedWorld world;
+  discard_peak_lease();
   world.for_each_cache([](ThreadCache& tc) {
     tc.table.reset();
     tc.bytes.store(0, std::memory_order_relaxed);
@@ -455,6 +509,7 @@ void tracer_stop() noexcept {
 MemoryTotals tracer_totals() noexcept {
   MemoryTotals totals;
   StoppedWorld world;
+  end_peak_lease();
   std::int64_t current = g_side_bytes.load(std::memory_order_relaxed);
   std::uint64_t blocks = side_table().size();
   world.for_each_cache([&](ThreadCache& tc) {
@@ -474,6 +529,7 @@ MemoryTotals tracer_totals() noexcept {
 
 void tracer_reset_peak() noexcept {
   StoppedWorld world;
+  discard_peak_lease();
   std::int64_t current = g_side_bytes.load(std::memory_order_relaxed);
   world.for_each_cache([&](ThreadCache& tc) {
     current += tc.bytes.load(std::memory_order_relaxed);
@@ -583,10 +639,12 @@ void watch_total(std::uint64_t threshold) noexcept {
   while (g_watch_busy.exchange(true, std::memory_order_acquire)) LG_CPU_RELAX();
   if (g_crossing == nullptr) g_crossing = new Crossing;
   *g_crossing = Crossing{};
-  g_watch_threshold.store(threshold == 0 ? 1 : static_cast<std::int64_t>(threshold), std::memory_order_relaxed);
+  g_watch_threshold.store(threshold == 0 ? 1 : static_cast<std::int64_t>(threshold), std::memory_order_seq_cst);
   g_watch_busy.store(false, std::memory_order_release);
-  // Every thread re-checks at its next allocation, so the limits shrink to the watch.
+  // Every thread re-checks at its next allocation, so the limits shrink to the watch; a lease
+  // (which skips the watch) ends.
   StoppedWorld world;
+  end_peak_lease();
   world.for_each_cache([](ThreadCache& tc) {
     tc.limit.store(tc.bytes.load(std::memory_order_relaxed), std::memory_order_relaxed);
   });
@@ -670,6 +728,7 @@ int tracer_track(std::uint64_t domain, std::uintptr_t addr, std::size_t size,
   const std::uint32_t n =
       capture_stack(entry_fp, ts.bounds, g_flags.nframe.load(std::memory_order_relaxed), frames, &hash);
   const std::uint32_t stack_id = intern_stack(frames, n, hash);
+  end_peak_lease();
   {
     SpinGuard guard(side_lock());
     if (!tracing_enabled()) return -2;
@@ -689,6 +748,7 @@ int tracer_untrack(std::uint64_t domain, std::uintptr_t addr) noexcept {
   // Muted like every other holder of a tracer lock: a signal handler that frees here must not try
   // to stop the world, which needs the lock this thread holds.
   MuteScope mute;
+  end_peak_lease();
   SpinGuard guard(side_lock());
   SideEntry e;
   if (side_table().erase(domain, addr, &e)) {

@@ -95,6 +95,7 @@ void fork_child() {
   g_window_lock.reset();
   g_init_lock.reset();
   g_stop.store(0, std::memory_order_relaxed);
+  end_peak_lease();  // the holder may be a thread the child does not have; its cache is pooled below
   ThreadCache* self = t_state.cache;
   std::uint32_t owned = 0;
   const std::uint32_t n = g_cache_count.load(std::memory_order_relaxed);
@@ -221,6 +222,8 @@ void release_on_thread_exit(void* arg) {
     // Complete this thread's deferred frees before the cache changes hands.
     StoppedWorld world;
   }
+  // A pooled cache's limit is reset when adopted, so a lease must not outlive its holder.
+  if (g_peak_lease.load(std::memory_order_relaxed) == tc) end_peak_lease();
   ts.cache = nullptr;
   ts.exiting = true;
   {

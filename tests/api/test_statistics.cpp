@@ -139,6 +139,33 @@ TEST(Statistics, PeakFollowsTheHighWaterMarkAndResets) {
   EXPECT_EQ(after_free.peak - base, 5000u);
 }
 
+// A thread growing the heap to new peaks checks the peak cheaply while nothing else changes the
+// total; memory that leaves another part of it (here a domain's block) must still count, or the
+// thread's regrowth into the space it left would read as a new peak.
+TEST(Statistics, PeakIsExactWhenAnotherPartShrinksWhileOneThreadGrows) {
+  lgtest::Tracing tracing;
+  const std::size_t base = leakguard::get_traced_memory().current;
+  leakguard::reset_peak();
+  void* a = std::malloc(10000);
+  keep(a);
+  ASSERT_EQ(leakguard::track(7, 0x1000, 20000), 0);
+  void* b = std::malloc(5000);  // base + 35000: the peak
+  keep(b);
+  ASSERT_EQ(leakguard::untrack(7, 0x1000), 0);  // base + 15000
+  void* c = std::malloc(15000);                 // base + 30000: below the peak
+  keep(c);
+  EXPECT_EQ(leakguard::get_traced_memory().peak - base, 35000u);
+  void* d = std::malloc(10000);  // base + 40000: a new peak
+  keep(d);
+  std::free(a);
+  void* e = std::malloc(9000);  // base + 39000
+  keep(e);
+  const auto [current, peak] = leakguard::get_traced_memory();
+  EXPECT_EQ(current - base, 39000u);
+  EXPECT_EQ(peak - base, 40000u);
+  for (void* p : {b, c, d, e}) std::free(p);
+}
+
 __attribute__((noinline)) void* recurse_alloc(int depth) {
   void* p = depth == 0 ? std::malloc(8) : recurse_alloc(depth - 1);
   keep(p);
