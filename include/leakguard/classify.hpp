@@ -100,6 +100,11 @@ class LEAKGUARD_API Checkpoint {
   Checkpoint(Checkpoint&&) noexcept;
   Checkpoint& operator=(Checkpoint&&) noexcept;
 
+  // False when no block allocated since this checkpoint is alive, so classify_survivors() would
+  // find nothing. Costs a sum over threads, whatever the heap's size; it may say true for blocks
+  // another thread freed a moment ago.
+  bool may_have_survivors() const noexcept;
+
   struct State;
 
  private:

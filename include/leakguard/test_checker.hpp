@@ -116,9 +116,9 @@ class LEAKGUARD_API TestChecker {
   // Closes the window, judges it, and hands the outcome to raise(const TestOutcome&) before it
   // returns. Call it first thing at the test's end, from a frame with no other locals: the test's
   // dead frames lie where the adapter's frames now are, with slots nobody wrote since, and the
-  // scan reads them. end_test wipes the stack below itself first (wipe_dead_stack), and only then
-  // makes the frames that hold the outcome. `skipped`: the framework skipped the test, which is
-  // then not judged.
+  // scan reads them. end_test wipes the stack below itself first (wipe_dead_stack) when a block
+  // of the test may survive, and only then makes the frames that hold the outcome. `skipped`: the
+  // framework skipped the test, which is then not judged.
   template <class Raise>
   void end_test(bool skipped, Raise&& raise) {
     end_test_impl(skipped, [](const TestOutcome& o, void* r) { (*static_cast<std::remove_reference_t<Raise>*>(r))(o); },

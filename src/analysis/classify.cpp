@@ -125,7 +125,7 @@ std::size_t writable_mappings(RawArray<char>& text, RawArray<Region>* out) {
 bool read_memory(std::uintptr_t addr, void* buffer, std::size_t n) {
   iovec local{buffer, n};
   iovec remote{reinterpret_cast<void*>(addr), n};
-  return process_vm_readv(getpid(), &local, 1, &remote, 1, 0) == static_cast<ssize_t>(n);
+  return process_vm_readv(detail::process_id(), &local, 1, &remote, 1, 0) == static_cast<ssize_t>(n);
 }
 
 }  // namespace
@@ -164,6 +164,9 @@ Checkpoint::Checkpoint() {
   state_->window = detail::tracer_begin_window(&state_->wraps);
 }
 Checkpoint::~Checkpoint() = default;
+bool Checkpoint::may_have_survivors() const noexcept {
+  return detail::tracer_window_wraps() != state_->wraps || detail::tracer_window_blocks(state_->window) != 0;
+}
 Checkpoint::Checkpoint(Checkpoint&&) noexcept = default;
 Checkpoint& Checkpoint::operator=(Checkpoint&&) noexcept = default;
 
@@ -448,7 +451,7 @@ void Quarantine::take_named_from(std::uintptr_t sp) {
   // starts at a third of the address space in the legacy layout and near its top otherwise: a
   // word below both is an integer, not a chunk (and reading it would fail, a system call each).
   const std::uintptr_t floor = std::max<std::uintptr_t>(65536, std::min<std::uintptr_t>(image.lo, std::uintptr_t{1} << 45));
-  const pid_t self = getpid();
+  const pid_t self = detail::process_id();
   std::uintptr_t named[kMax];
   std::uintptr_t named_size[kMax];
   std::size_t named_count = 0;
@@ -670,7 +673,7 @@ class Scan {
         ++n;
       }
       if (n == 0) continue;
-      const ssize_t got = process_vm_readv(getpid(), local, n, remote, n, 0);
+      const ssize_t got = process_vm_readv(detail::process_id(), local, n, remote, n, 0);
       std::size_t at = 0;
       for (std::size_t k = 0; k < n; ++k) {
         const std::size_t self = batched[k];

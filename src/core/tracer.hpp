@@ -101,6 +101,11 @@ std::uint64_t tracer_window_wraps() noexcept;
 // window began): a sum over threads, whatever the heap's size, that stops no thread when it is 0.
 std::int64_t tracer_window_blocks(std::uint64_t window) noexcept;
 
+// getpid(), remembered: in glibc 2.25 and later it is a system call each time, and the leak
+// check names its own process in every process_vm_readv. A fork child learns its own again
+// (world.cpp's fork handler).
+int process_id() noexcept;
+
 // A watch on the traced total: the first allocation that takes it above `threshold` records,
 // with the world stopped, every block live at that moment and its own stack. One watch at a
 // time; arming again starts over. Costs nothing on the fast path: each thread's peak limit is

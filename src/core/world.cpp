@@ -14,12 +14,26 @@
 #include "side_table.hpp"
 #include "spinlock.hpp"
 #include "stack_table.hpp"
+#include "tracer.hpp"
 
 namespace leakguard::detail {
 
 __thread ThreadState t_state __attribute__((tls_model("initial-exec"))) = {};
 
 std::atomic<std::uint32_t> g_stop{0};
+
+namespace {
+std::atomic<int> g_process_id{0};
+}  // namespace
+
+int process_id() noexcept {
+  int pid = g_process_id.load(std::memory_order_relaxed);
+  if (LG_UNLIKELY(pid == 0)) {
+    pid = static_cast<int>(getpid());
+    g_process_id.store(pid, std::memory_order_relaxed);
+  }
+  return pid;
+}
 std::atomic<std::uint64_t> g_window{0};
 std::atomic<std::uint64_t> g_window_wraps{0};
 std::atomic<bool> g_owner_fence{true};
@@ -95,6 +109,7 @@ void fork_child() {
   g_window_lock.reset();
   g_init_lock.reset();
   g_stop.store(0, std::memory_order_relaxed);
+  g_process_id.store(0, std::memory_order_relaxed);
   end_peak_lease();  // the holder may be a thread the child does not have; its cache is pooled below
   ThreadCache* self = t_state.cache;
   std::uint32_t owned = 0;

@@ -10,6 +10,8 @@
 #include <cstdlib>
 #include <cstring>
 #include <pthread.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <mutex>
 #include <optional>
@@ -55,9 +57,12 @@ struct Classify : ::testing::Test {
 
 TEST_F(Classify, NothingSurvivesNothingToClassify) {
   leakguard::Checkpoint start;
+  EXPECT_FALSE(start.may_have_survivors());
   void* p = std::malloc(100);
   keep(p);
+  EXPECT_TRUE(start.may_have_survivors());
   std::free(p);
+  EXPECT_FALSE(start.may_have_survivors());
   const auto c = leakguard::classify_survivors(start);
   EXPECT_TRUE(c.survivors.empty());
   EXPECT_EQ(c.definite_blocks, 0u);
@@ -675,6 +680,44 @@ TEST_F(Classify, AnExitedThreadsResultAndALiveThreadsStackAreHeld) {
   void* result = nullptr;
   pthread_join(exited, &result);
   std::free(result);
+}
+
+// A fork child reads its own memory, not its parent's: the scan names the process it reads, and
+// the parent (which checked before, and waits) has the global unset and the lost block's memory
+// unwritten, so reading it would turn both answers round.
+void* g_set_in_child = nullptr;
+
+TEST_F(Classify, AForkChildClassifiesItsOwnMemory) {
+  {
+    leakguard::Checkpoint warm;  // the parent checks first
+    (void)leakguard::classify_survivors(warm);
+  }
+  const pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    alarm(20);
+    leakguard::Checkpoint start;
+    std::uintptr_t lost_address = 0;
+    deep(20, [&lost_address] {
+      g_set_in_child = std::malloc(200);
+      void* lost = std::malloc(300);
+      lost_address = reinterpret_cast<std::uintptr_t>(lost) ^ 0x5555;
+    });
+    scrub_stack();
+    const auto c = leakguard::classify_survivors(start);
+    int bad = 0;
+    for (const auto& s : c.survivors) {
+      if (s.address == reinterpret_cast<std::uintptr_t>(g_set_in_child) && s.kind != SurvivorKind::kHeld) bad |= 1;
+      if (s.address == (lost_address ^ 0x5555) && s.kind != SurvivorKind::kDirectLeak) bad |= 2;
+    }
+    if (c.survivors.size() != 2) bad |= 4;
+    _exit(bad);
+  }
+  int status = 0;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFEXITED(status)) << "child status " << status;
+  EXPECT_EQ(WEXITSTATUS(status), 0) << "1: the global's block was not held, 2: the lost block was not a direct "
+                                       "leak, 4: not exactly two survivors";
 }
 
 TEST(ClassifyApi, NeedsTracing) {
