@@ -60,8 +60,10 @@
 // catch2 passes its settings on to whatever links it, and a test file that includes this header
 // with other ones is named on stderr at start-up, and the plugin then checks nothing.
 // Verified: Catch2 2.13.10 (Debian's; CI builds and runs the self-tests) and 3.7.1 (the
-// self-tests built and run by hand against an installed copy; CI cannot install v3). Under v3 the
-// exit code of a failing run is 42 and listing is --list-tests --verbosity quiet, as Catch2's own.
+// self-tests built and run by hand against an installed copy; CI cannot install v3): 20 of 21
+// pass there, the other misses a leak made a few frames below the test body, which a stale slot of
+// Catch2's MultiReporter frame makes look held (README, "Catch2 versions"). Under v3 the exit code
+// of a failing run is 42 and listing is --list-tests --verbosity quiet, as Catch2's own.
 #pragma once
 
 #if defined(LEAKGUARD_CATCH2_MAJOR)
