@@ -6,6 +6,7 @@
 #include <link.h>
 #include <malloc.h>
 #include <pthread.h>
+#include <sys/single_threaded.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -418,6 +419,24 @@ ImageRange executable_image() {
   return image;
 }
 
+// Where the brk heap ([heap]) begins, or 0 if there is none: read from /proc/self/maps once,
+// as it never moves. The heap is one mapping from there to the current break, so
+// [start, sbrk(0)) is readable as long as no other thread can move the break.
+std::uintptr_t brk_heap_start() {
+  static std::atomic<std::uintptr_t> start{1};  // 1: not looked up yet
+  std::uintptr_t at = start.load(std::memory_order_relaxed);
+  if (at != 1) return at;
+  RawArray<char> text;
+  RawArray<Region> regions;
+  const std::size_t n = writable_mappings(text, &regions);
+  at = 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    if (std::strcmp(regions[i].what, "[heap]") == 0) at = regions[i].lo;
+  }
+  start.store(at, std::memory_order_relaxed);
+  return at;
+}
+
 // Reads the calling thread's stack from `sp` up (at most kStackWindow bytes) for words that name
 // a chunk in its tcache, and takes those chunks out of it: malloc of that size hands them out
 // (the tcache is LIFO: at most its bin's count of tries), the ones not named go back in the order
@@ -431,7 +450,8 @@ ImageRange executable_image() {
 // made unique (a frame keeps the same pointer in several slots), and each one's header and
 // second word are read with process_vm_readv (the word may name anything, even unmapped memory):
 // candidates close together share one read, and a call takes at most 8 reads, as longer lists
-// cost more than linearly.
+// cost more than linearly. In a process that never had a second thread they are read in place
+// instead (see probe).
 void Quarantine::take_named_from(std::uintptr_t sp) {
   constexpr std::size_t kStackWindow = 256 * 1024;
   constexpr std::uintptr_t kWord = sizeof(std::uintptr_t);
@@ -452,6 +472,8 @@ void Quarantine::take_named_from(std::uintptr_t sp) {
   // word below both is an integer, not a chunk (and reading it would fail, a system call each).
   const std::uintptr_t floor = std::max<std::uintptr_t>(65536, std::min<std::uintptr_t>(image.lo, std::uintptr_t{1} << 45));
   const pid_t self = detail::process_id();
+  const std::uintptr_t heap_lo = __libc_single_threaded != 0 ? brk_heap_start() : 0;
+  const bool single_threaded = heap_lo != 0;
   std::uintptr_t named[kMax];
   std::uintptr_t named_size[kMax];
   std::size_t named_count = 0;
@@ -481,6 +503,20 @@ void Quarantine::take_named_from(std::uintptr_t sp) {
   constexpr std::size_t kReadWords = (kSpan + 3 * kWord) / kWord;
   auto probe = [&] {
     compact();
+    if (single_threaded) {
+      // No other thread exists, so nothing can shrink the brk heap while this reads it: its
+      // chunks are read in place, with no system call. Other memory holds no tcache chunk of a
+      // process that only ever had one thread (one arena, the brk heap), so it is not read.
+      const auto brk_hi = reinterpret_cast<std::uintptr_t>(sbrk(0));
+      for (std::size_t c = 0; c < pending; ++c) {
+        if (candidate[c] - kWord < heap_lo || candidate[c] + 2 * kWord > brk_hi) continue;
+        std::uintptr_t chunk[3];
+        std::memcpy(chunk, reinterpret_cast<const void*>(candidate[c] - kWord), sizeof chunk);
+        consider(candidate[c], chunk);
+      }
+      pending = 0;
+      return;
+    }
     std::uintptr_t words[kReads][kReadWords];
     iovec local[kReads], remote[kReads];
     std::size_t first[kReads + 1];
