@@ -6,7 +6,12 @@
 #include <link.h>
 #include <malloc.h>
 #include <pthread.h>
+#if __has_include(<sys/single_threaded.h>)
 #include <sys/single_threaded.h>
+#define LEAKGUARD_SINGLE_THREADED() (__libc_single_threaded != 0)
+#else
+#define LEAKGUARD_SINGLE_THREADED() false  // glibc before 2.32: always probe
+#endif
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -472,7 +477,7 @@ void Quarantine::take_named_from(std::uintptr_t sp) {
   // word below both is an integer, not a chunk (and reading it would fail, a system call each).
   const std::uintptr_t floor = std::max<std::uintptr_t>(65536, std::min<std::uintptr_t>(image.lo, std::uintptr_t{1} << 45));
   const pid_t self = detail::process_id();
-  const std::uintptr_t heap_lo = __libc_single_threaded != 0 ? brk_heap_start() : 0;
+  const std::uintptr_t heap_lo = LEAKGUARD_SINGLE_THREADED() ? brk_heap_start() : 0;
   const bool single_threaded = heap_lo != 0;
   std::uintptr_t named[kMax];
   std::uintptr_t named_size[kMax];

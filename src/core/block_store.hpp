@@ -71,10 +71,7 @@ class BlockStore {
     // The newest block first: a short-lived block is usually freed before the next allocation.
     const std::uint32_t newest = (next_ + kNursery - 1) % kNursery;
     if (((nursery_[newest].key ^ akey) << kTagBits) == 0) {
-      *out = nursery_[newest];
-      nursery_[newest].key = 0;
-      --nursery_count_;
-      uncount(*out);
+      take_from_nursery(newest, out);
       return true;
     }
     // Then the nursery entries that hold akey, as a bit mask: one compare per entry and no branch
@@ -89,11 +86,7 @@ class BlockStore {
       // The newest match if several (a stale record of a reused address): rotated so that bit
       // kNursery - 1 is the newest entry, next_ - 1.
       const std::uint32_t aged = ((hits >> next_) | (hits << (kNursery - next_))) & ((1u << kNursery) - 1);
-      const std::uint32_t i = (next_ + 31 - static_cast<std::uint32_t>(__builtin_clz(aged))) % kNursery;
-      *out = nursery_[i];
-      nursery_[i].key = 0;
-      --nursery_count_;
-      uncount(*out);
+      take_from_nursery((next_ + 31 - static_cast<std::uint32_t>(__builtin_clz(aged))) % kNursery, out);
       return true;
     }
     if (!table_.erase(akey, out)) return false;
@@ -185,6 +178,12 @@ class BlockStore {
   }
   void uncount(const BlockEntry& e) noexcept {
     if (in_window(e)) add_window_blocks(-1);
+  }
+  void take_from_nursery(std::uint32_t i, BlockEntry* out) noexcept {
+    *out = nursery_[i];
+    nursery_[i].key = 0;
+    --nursery_count_;
+    uncount(*out);
   }
 
   BlockEntry nursery_[kNursery] = {};

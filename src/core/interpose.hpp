@@ -37,10 +37,7 @@ LG_ALWAYS_INLINE bool forget_own_block(void* p) noexcept {
   if (LG_LIKELY(owner_enter(tc))) {
     BlockEntry e;
     if (LG_LIKELY(tracing_enabled()) && tc->table.erase(addr_key(addr), &e)) {
-      if (peak_leased_elsewhere(tc)) end_peak_lease();
-      tc->bytes.store(tc->bytes.load(std::memory_order_relaxed) -
-                          static_cast<std::int64_t>(meta_size(e.meta)),
-                      std::memory_order_relaxed);
+      uncount_own(tc, e);
       done = true;
     }
     owner_exit(tc);

@@ -90,10 +90,12 @@ class PtrSegment {
     const std::uint64_t below_segment = region_hash(akey) << 4;
     return static_cast<std::size_t>((static_cast<unsigned __int128>(below_segment) * capacity_) >> 64);
   }
-  std::size_t home(std::uint64_t akey) const noexcept {
-    const std::size_t i = region_base(akey) + static_cast<std::size_t>((akey >> 1) & (kWindow - 1));
+  // The slot of akey's granule, given its region's base.
+  std::size_t home_at(std::size_t base, std::uint64_t akey) const noexcept {
+    const std::size_t i = base + static_cast<std::size_t>((akey >> 1) & (kWindow - 1));
     return i >= capacity_ ? i - capacity_ : i;
   }
+  std::size_t home(std::uint64_t akey) const noexcept { return home_at(region_base(akey), akey); }
   std::size_t next(std::size_t i) const noexcept { return i + 1 == capacity_ ? 0 : i + 1; }
   static std::size_t next_capacity(std::size_t cap) noexcept {
     if (cap < 64) return 64;
@@ -237,8 +239,7 @@ inline bool PtrSegment::erase(std::uint64_t akey, BlockEntry* out) noexcept {
       run_region = k >> (1 + kWindowBits);
       run_base = region_base(k);
     }
-    std::size_t h = run_base + static_cast<std::size_t>((k >> 1) & (kWindow - 1));
-    if (h >= capacity_) h -= capacity_;
+    const std::size_t h = home_at(run_base, k);
     const bool stays = hole <= j ? (hole < h && h <= j) : (hole < h || h <= j);
     if (stays) continue;
     // The entry moves: it is whole at j until the copy at the hole is whole (meta before key;

@@ -79,6 +79,14 @@ LG_ALWAYS_INLINE bool peak_leased_elsewhere(const ThreadCache* tc) noexcept {
   return LG_UNLIKELY(holder != nullptr) && holder != tc;
 }
 
+// The owner of tc took `e` out of its table: the total shrinks by its size (ending another
+// thread's lease first, since that lease counts on the rest of the total standing still).
+LG_ALWAYS_INLINE void uncount_own(ThreadCache* tc, const BlockEntry& e) noexcept {
+  if (peak_leased_elsewhere(tc)) end_peak_lease();
+  tc->bytes.store(tc->bytes.load(std::memory_order_relaxed) - static_cast<std::int64_t>(meta_size(e.meta)),
+                  std::memory_order_relaxed);
+}
+
 extern __thread ThreadState t_state __attribute__((tls_model("initial-exec")));
 
 }  // namespace leakguard::detail

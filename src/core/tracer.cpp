@@ -23,12 +23,13 @@ namespace {
 
 std::atomic<std::int64_t> g_peak{0};
 
-// Raises the global peak to at least `total`.
+// Raises the peak to at least `total`.
 void raise_peak(std::int64_t total) noexcept {
   std::int64_t peak = g_peak.load(std::memory_order_relaxed);
   while (total > peak && !g_peak.compare_exchange_weak(peak, total, std::memory_order_relaxed)) {
   }
 }
+
 // Totals of what lives outside the per-thread tables, kept as atomics so that peak tracking can
 // read them without a lock.
 std::atomic<std::int64_t> g_side_bytes{0};
@@ -360,10 +361,7 @@ bool record_free(void* ptr) noexcept {
     }
     BlockEntry e;
     if (LG_LIKELY(tc->table.erase(addr_key(addr), &e))) {
-      if (peak_leased_elsewhere(tc)) end_peak_lease();
-      tc->bytes.store(tc->bytes.load(std::memory_order_relaxed) -
-                          static_cast<std::int64_t>(meta_size(e.meta)),
-                      std::memory_order_relaxed);
+      uncount_own(tc, e);
       owner_exit(tc);
       return true;
     }
@@ -415,10 +413,7 @@ ForgottenBlock forget_for_realloc(void* old) noexcept {
     }
     BlockEntry e;
     if (tc->table.erase(addr_key(addr), &e)) {
-      if (peak_leased_elsewhere(tc)) end_peak_lease();
-      tc->bytes.store(tc->bytes.load(std::memory_order_relaxed) -
-                          static_cast<std::int64_t>(meta_size(e.meta)),
-                      std::memory_order_relaxed);
+      uncount_own(tc, e);
       owner_exit(tc);
       return ForgottenBlock{true, meta_size(e.meta), meta_stack(e.meta), key_tag(e.key)};
     }

@@ -21,6 +21,9 @@ namespace leakguard::detail {
 __thread ThreadState t_state __attribute__((tls_model("initial-exec"))) = {};
 
 std::atomic<std::uint32_t> g_stop{0};
+std::atomic<std::uint64_t> g_window{0};
+std::atomic<std::uint64_t> g_window_wraps{0};
+std::atomic<bool> g_owner_fence{true};
 
 namespace {
 std::atomic<int> g_process_id{0};
@@ -34,9 +37,6 @@ int process_id() noexcept {
   }
   return pid;
 }
-std::atomic<std::uint64_t> g_window{0};
-std::atomic<std::uint64_t> g_window_wraps{0};
-std::atomic<bool> g_owner_fence{true};
 
 namespace {
 
