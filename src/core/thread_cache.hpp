@@ -9,6 +9,7 @@
 #include <cstdint>
 
 #include "block_store.hpp"
+#include "recent_stacks.hpp"
 #include "stack_capture.hpp"
 
 namespace leakguard::detail {
@@ -39,6 +40,9 @@ struct alignas(64) ThreadCache {
   std::uint32_t npending = 0;
   std::uint64_t pending_bytes = 0;
   void* pending[kMaxPendingFrees];
+  // Owner-private. Kept with the cache rather than the thread: a pooled cache's next owner finds
+  // its entries still true, as stack ids are for the life of the process.
+  RecentStacks recent_stacks;
 };
 
 struct ThreadState {

@@ -320,7 +320,11 @@ void record_alloc(void* ptr, std::size_t size, std::uintptr_t entry_fp) noexcept
                                         frames, &hash, ts.last_frames, &differs);
   std::uint32_t stack_id = ts.last_stack_id;
   if (differs != 0 || n != ts.last_nframes || stack_id == 0) {
-    stack_id = intern_stack(frames, n, hash);
+    stack_id = tc != nullptr ? tc->recent_stacks.find(frames, n, hash) : 0;
+    if (stack_id == 0) {
+      stack_id = intern_stack(frames, n, hash);
+      if (tc != nullptr) tc->recent_stacks.remember(frames, n, hash, stack_id);
+    }
     for (std::uint32_t i = n; i < ts.last_nframes; ++i) ts.last_frames[i] = 0;
     std::memcpy(ts.last_frames, frames, n * sizeof(std::uintptr_t));
     ts.last_nframes = n;

@@ -2,6 +2,9 @@
 #include <gtest/gtest.h>
 
 #include <cstdlib>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include "symbolize/symbolizer.hpp"
 #include "test_support.hpp"
@@ -70,6 +73,38 @@ TEST(ObjectTraceback, FormatListsFramesOldestFirstOrMostRecentFirst) {
   ASSERT_FALSE(oldest_two.empty());
   EXPECT_NE(oldest_two[0], recent_first[0]);
   std::free(p);
+}
+
+// Each instantiation is its own function, so each allocates from its own call site.
+template <int N>
+__attribute__((noinline)) void* allocate_at_site() {
+  void* p = std::malloc(16 + N);
+  keep(p);
+  return p;
+}
+template <int... N>
+std::vector<void* (*)()> sites(std::integer_sequence<int, N...>) {
+  return {&allocate_at_site<N>...};
+}
+
+// More call paths than the per-thread cache of recent stacks holds, taken in turns, so each
+// allocation's stack differs from the one before and many meet their cache slot taken by another:
+// every block must still carry its own site.
+TEST(ObjectTraceback, AllocationsTakingTurnsAmongManyCallPathsEachNameTheirOwn) {
+  lgtest::Tracing tracing;
+  const auto site = sites(std::make_integer_sequence<int, 40>{});
+  std::vector<std::pair<int, void*>> blocks;
+  for (int round = 0; round < 3; ++round) {
+    for (int i = 0; i < 40; ++i) blocks.emplace_back(i, site[static_cast<std::size_t>((i * 7 + round) % 40)]());
+  }
+  for (std::size_t k = 0; k < blocks.size(); ++k) {
+    const int n = (blocks[k].first * 7 + static_cast<int>(k / 40)) % 40;
+    const auto tb = leakguard::get_object_traceback(blocks[k].second);
+    ASSERT_TRUE(tb.has_value()) << k;
+    const std::string want = "allocate_at_site<" + std::to_string(n) + ">";
+    EXPECT_NE((*tb)[0].function.find(want), std::string::npos) << k << ": " << (*tb)[0].function;
+  }
+  for (auto& b : blocks) std::free(b.second);
 }
 
 TEST(Symbolization, EachAddressIsResolvedOnceAndCached) {
