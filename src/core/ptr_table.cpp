@@ -12,7 +12,8 @@ constexpr std::size_t kHugePage = std::size_t{2} << 20;
 // A large segment is touched at random: huge pages spare most of its TLB misses.
 BlockEntry* map_slots(std::size_t cap) noexcept {
   const std::size_t bytes = cap * sizeof(BlockEntry);
-  return static_cast<BlockEntry*>(bytes >= kHugePage ? raw_alloc_huge(bytes) : raw_alloc(bytes));
+  // Filled at once by a resize or split, at slots spread over all of it.
+  return static_cast<BlockEntry*>(bytes >= kHugePage ? raw_alloc_huge(bytes) : raw_alloc_prefaulted(bytes));
 }
 
 // Keeps the compiler from moving stores across it. A fork child repairs a table whose owner it

@@ -16,21 +16,25 @@ std::size_t round_to_pages(std::size_t bytes) {
   static const std::size_t page = static_cast<std::size_t>(sysconf(_SC_PAGESIZE));
   return (bytes + page - 1) / page * page;
 }
-}  // namespace
 
-void* raw_alloc(std::size_t bytes) noexcept {
+void* map_anonymous(std::size_t bytes, int extra_flags) noexcept {
   if (g_injected_failures.load(std::memory_order_relaxed) > 0 &&
       g_injected_failures.fetch_sub(1, std::memory_order_relaxed) > 0) {
     return nullptr;
   }
   const int saved_errno = errno;
   const std::size_t size = round_to_pages(bytes);
-  void* p = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  void* p = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | extra_flags, -1, 0);
   errno = saved_errno;
   if (p == MAP_FAILED) return nullptr;
   g_raw_bytes.fetch_add(size, std::memory_order_relaxed);
   return p;
 }
+}  // namespace
+
+void* raw_alloc(std::size_t bytes) noexcept { return map_anonymous(bytes, 0); }
+// MAP_POPULATE is best effort: pages it could not map fault in later, as with raw_alloc.
+void* raw_alloc_prefaulted(std::size_t bytes) noexcept { return map_anonymous(bytes, MAP_POPULATE); }
 
 void* raw_alloc_huge(std::size_t bytes) noexcept {
   constexpr std::size_t kHuge = std::size_t{2} << 20;
