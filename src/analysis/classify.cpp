@@ -456,7 +456,7 @@ std::uintptr_t brk_heap_start() {
 // second word are read with process_vm_readv (the word may name anything, even unmapped memory):
 // candidates close together share one read, and a call takes at most 8 reads, as longer lists
 // cost more than linearly. In a process that never had a second thread they are read in place
-// instead (see probe).
+// instead, as the scan meets them (see the loop).
 void Quarantine::take_named_from(std::uintptr_t sp) {
   constexpr std::size_t kStackWindow = 256 * 1024;
   constexpr std::uintptr_t kWord = sizeof(std::uintptr_t);
@@ -508,20 +508,6 @@ void Quarantine::take_named_from(std::uintptr_t sp) {
   constexpr std::size_t kReadWords = (kSpan + 3 * kWord) / kWord;
   auto probe = [&] {
     compact();
-    if (single_threaded) {
-      // No other thread exists, so nothing can shrink the brk heap while this reads it: its
-      // chunks are read in place, with no system call. Other memory holds no tcache chunk of a
-      // process that only ever had one thread (one arena, the brk heap), so it is not read.
-      const auto brk_hi = reinterpret_cast<std::uintptr_t>(sbrk(0));
-      for (std::size_t c = 0; c < pending; ++c) {
-        if (candidate[c] - kWord < heap_lo || candidate[c] + 2 * kWord > brk_hi) continue;
-        std::uintptr_t chunk[3];
-        std::memcpy(chunk, reinterpret_cast<const void*>(candidate[c] - kWord), sizeof chunk);
-        consider(candidate[c], chunk);
-      }
-      pending = 0;
-      return;
-    }
     std::uintptr_t words[kReads][kReadWords];
     iovec local[kReads], remote[kReads];
     std::size_t first[kReads + 1];
@@ -565,10 +551,22 @@ void Quarantine::take_named_from(std::uintptr_t sp) {
     std::memset(words, 0, sizeof words);  // no copy of a chunk's address outlives the probe
     asm volatile("" : : "r"(words) : "memory");
   };
+  // In a process that never had a second thread, nothing can shrink the brk heap while this reads
+  // it: a candidate's chunk is read in place as the scan meets it, with no system call, no list
+  // and no lookup in the trace table (the few words that pass are looked up after). Other memory
+  // holds no tcache chunk of such a process (one arena, the brk heap), so it is not read.
+  const std::uintptr_t brk_hi = single_threaded ? reinterpret_cast<std::uintptr_t>(sbrk(0)) : 0;
+  std::uintptr_t chunk[3] = {};
   for (std::uintptr_t at = lo; at < hi; at += kWord) {
     const std::uintptr_t w = *reinterpret_cast<const std::uintptr_t*>(at);
     if (w % 16 != 0 || w < floor || w >= (std::uintptr_t{1} << 47) || (w >= lo && w < hi)) continue;
     if (w >= not_above || (w >= image.lo && w < image.hi)) continue;
+    if (single_threaded) {
+      if (w - kWord < heap_lo || w + 2 * kWord > brk_hi) continue;
+      std::memcpy(chunk, reinterpret_cast<const void*>(w - kWord), sizeof chunk);
+      consider(w, chunk);
+      continue;
+    }
     candidate[pending++] = w;
     if (pending == kCandidates) {
       compact();
@@ -576,6 +574,16 @@ void Quarantine::take_named_from(std::uintptr_t sp) {
     }
   }
   if (pending > 0) probe();
+  if (single_threaded) {  // a live block of this thread's is in no tcache
+    std::size_t kept = 0;
+    for (std::size_t i = 0; i < named_count; ++i) {
+      std::uintptr_t user = named[i];
+      if (detail::tracer_drop_own_blocks(&user, 1) == 0) continue;
+      named[kept] = named[i];
+      named_size[kept++] = named_size[i];
+    }
+    named_count = kept;
+  }
   // Each size once: take chunks of that size until every named one came out.
   for (std::size_t i = 0; i < named_count; ++i) {
     const std::uintptr_t size = named_size[i];
@@ -610,9 +618,10 @@ void Quarantine::take_named_from(std::uintptr_t sp) {
     asm volatile("" : : "r"(others) : "memory");
   }
   // The copies made here would stay in dead stack, which the window's frames reuse.
-  std::memset(candidate, 0, sizeof candidate);
+  if (!single_threaded) std::memset(candidate, 0, sizeof candidate);
   std::memset(named, 0, sizeof named);
-  asm volatile("" : : "r"(candidate), "r"(named) : "memory");
+  std::memset(chunk, 0, sizeof chunk);
+  asm volatile("" : : "r"(candidate), "r"(named), "r"(chunk) : "memory");
 }
 
 // The scan, one frame below classify_survivors() so that the caller's registers, spilled there,
