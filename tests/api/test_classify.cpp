@@ -13,12 +13,19 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <fstream>
 #include <mutex>
+#include <sstream>
+#include <string>
 #include <optional>
 #include <thread>
 #include <vector>
 
 #include "test_support.hpp"
+
+namespace leakguard {
+std::uintptr_t brk_heap_start();  // classify.cpp: where the checkpoint reads the brk heap in place
+}
 
 namespace {
 
@@ -723,6 +730,23 @@ TEST_F(Classify, AForkChildClassifiesItsOwnMemory) {
 TEST(ClassifyApi, NeedsTracing) {
   EXPECT_THROW(leakguard::Checkpoint(), std::logic_error);
   EXPECT_STREQ(leakguard::to_string(SurvivorKind::kIndirectLeak), "indirect leak");
+}
+
+// The quarantine reads [brk_heap_start(), sbrk(0)) in place in a single-threaded process: that
+// range must be the kernel's [heap] mapping, from its first byte.
+TEST(BrkHeap, StartsWhereTheKernelsHeapMappingStarts) {
+  void* p = std::malloc(64);  // the heap exists from the first small malloc on
+  lgtest::keep(p);
+  std::ifstream maps("/proc/self/maps");
+  std::uintptr_t heap_lo = 0;
+  for (std::string line; std::getline(maps, line);) {
+    if (line.find("[heap]") == std::string::npos) continue;
+    heap_lo = std::stoull(line.substr(0, line.find('-')), nullptr, 16);
+  }
+  std::free(p);
+  ASSERT_NE(heap_lo, 0u) << "no [heap] mapping";
+  EXPECT_EQ(leakguard::brk_heap_start(), heap_lo);
+  EXPECT_EQ(leakguard::brk_heap_start(), heap_lo);  // and again, from the first look
 }
 
 }  // namespace
