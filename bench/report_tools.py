@@ -123,7 +123,8 @@ def check_table(results):
     if not st:
         return []
     classify = {r["live_blocks"]: r for r in load_jsonl(results, "classify.jsonl")}
-    lines = ["\n**The per-test check against the live heap** (bench/check_heap.cpp: 200 empty tests under the "
+    tests = load_jsonl(results, "check_heap.jsonl")[0]["program"]["tests"]
+    lines = [f"\n**The per-test check against the live heap** (bench/check_heap.cpp: {tests} empty tests under the "
              "GoogleTest listener, blocks live from before the first; per test, fastest run; and "
              "classify_survivors() directly, from bench/classify.cpp)\n",
              "| live blocks | per empty test, no listener (us) | per empty test, listener (us) | the check's cost per test (us) "

@@ -16,7 +16,7 @@
 # figure, and also give the spread of the per-repetition ratios.
 #
 # Usage: scripts/bench.sh     (env: BUILD_DIR=build-bench, BUILD_TYPE=RelWithDebInfo, REPS=5,
-#                              MIN_TIME=0.2 seconds per benchmark, TOOL_REPS=3 repetitions of the
+#                              MIN_TIME=0.2 seconds per benchmark, TOOL_REPS=5 repetitions of the
 #                              process-level benchmarks, WHOLE_N=500000 insertions per map,
 #                              NO_DOC=1 to leave BENCHMARKS.md)
 set -euo pipefail
@@ -95,7 +95,7 @@ echo "bench: leak check against heap size" >&2
 echo "bench: report cost" >&2
 "$build/bench/bench_report_cost" >"$out/report_cost.json"
 "$build/bench/bench_whole_count" "${WHOLE_N:-500000}" >"$out/whole_count.json"
-REPS=${TOOL_REPS:-3} /usr/bin/python3 bench/run_tools.py "$build/bench" "$out"
+REPS=${TOOL_REPS:-5} /usr/bin/python3 bench/run_tools.py "$build/bench" "$out"
 
 {
   grep -m1 "model name" /proc/cpuinfo | sed 's/.*: /cpu: /'
@@ -107,7 +107,7 @@ REPS=${TOOL_REPS:-3} /usr/bin/python3 bench/run_tools.py "$build/bench" "$out"
   echo "compiler: $(c++ --version | head -1)"
   echo "glibc: $(ldd --version | head -1 | sed 's/.* //')"
   date -u +"date: %F %R UTC"
-  echo "repetitions: $reps (micro), ${TOOL_REPS:-3} (process-level benchmarks)"
+  echo "repetitions: $reps (micro), ${TOOL_REPS:-5} (process-level benchmarks)"
   echo "tools: $(clang++ --version 2>/dev/null | head -1 | sed 's/ (.*//'); heaptrack $(heaptrack --version 2>/dev/null | sed 's/.* //'); $(valgrind --version 2>/dev/null)"
 } >"$out/machine.txt"
 # Debian's python3 (the one python3-matplotlib installs into), not a pyenv one.
