@@ -40,7 +40,7 @@ constexpr std::uint64_t kSlotPtrMask = ((std::uint64_t{1} << kSlotTagShift) - 1)
 constexpr std::uint64_t kSlotTagMask = ~kSlotPtrMask;
 struct Index {
   int bits;  // capacity is 2^bits
-  std::size_t mask;
+  std::size_t mask() const noexcept { return (std::size_t{1} << bits) - 1; }
   std::atomic<std::uint64_t> slots[1];
 };
 
@@ -72,7 +72,6 @@ Index* new_index(int bits) {
   auto* idx = static_cast<Index*>(raw_alloc_prefaulted(bytes));  // the rehash writes it all over
   if (idx == nullptr) return nullptr;
   idx->bits = bits;
-  idx->mask = capacity - 1;
   g_bytes.fetch_add(bytes, std::memory_order_relaxed);
   return idx;
 }
@@ -90,7 +89,7 @@ bool same_stack(const StackRecord* r, const std::uintptr_t* frames, std::uint32_
 std::uint32_t probe(const Index* idx, const std::uintptr_t* frames, std::uint32_t n,
                     std::uint64_t hash) {
   const std::uint64_t tag = slot_tag(hash);
-  for (std::size_t i = home(idx, hash);; i = (i + 1) & idx->mask) {
+  for (std::size_t i = home(idx, hash);; i = (i + 1) & idx->mask()) {
     const std::uint64_t slot = idx->slots[i].load(std::memory_order_acquire);
     if (slot == 0) return 0;
     if ((slot & kSlotTagMask) != tag) continue;
@@ -101,7 +100,7 @@ std::uint32_t probe(const Index* idx, const std::uintptr_t* frames, std::uint32_
 
 void place_slot(Index* idx, std::size_t at, std::uint64_t slot) {
   std::size_t i = at;
-  while (idx->slots[i].load(std::memory_order_relaxed) != 0) i = (i + 1) & idx->mask;
+  while (idx->slots[i].load(std::memory_order_relaxed) != 0) i = (i + 1) & idx->mask();
   idx->slots[i].store(slot, std::memory_order_release);
 }
 
@@ -111,7 +110,7 @@ void place(Index* idx, const StackRecord* record) {
 
 // Every entry of `from` into the larger, empty `to`, in slot order.
 void rehash(const Index* from, Index* to) {
-  for (std::size_t i = 0; i <= from->mask; ++i) {
+  for (std::size_t i = 0; i <= from->mask(); ++i) {
     const std::uint64_t slot = from->slots[i].load(std::memory_order_relaxed);
     if (slot == 0) continue;
     const std::size_t at = to->bits <= kSlotHashBits
@@ -148,7 +147,7 @@ std::uint32_t insert_locked(const std::uintptr_t* frames, std::uint32_t n, std::
   const std::uint32_t id = g_count.load(std::memory_order_relaxed) + 1;
   if (id > kMaxStackId) return 0;
   // Keep the index at most half full.
-  if (idx == nullptr || (id + 1) * 2 > idx->mask + 1) {
+  if (idx == nullptr || (id + 1) * 2 > idx->mask() + 1) {
     Index* bigger = new_index(idx == nullptr ? 15 : idx->bits + 1);
     if (bigger == nullptr) return 0;
     if (idx != nullptr) rehash(idx, bigger);
