@@ -82,6 +82,14 @@ std::atomic<std::int64_t> g_watch_threshold{0};
 std::atomic<bool> g_watch_busy{false};
 Crossing* g_crossing = nullptr;  // made when first armed, never freed: a report may read it at exit
 
+// A fork can copy the watch's busy flag set by a thread the child does not have. Registered at
+// load, before any thread, for the reason world.cpp's fork handlers are (a handler registered
+// while another thread forks is skipped for that fork).
+__attribute__((constructor(102))) void register_watch_fork_handler() {
+  MuteScope mute;  // pthread_atfork allocates
+  pthread_atfork(nullptr, nullptr, [] { g_watch_busy.store(false, std::memory_order_relaxed); });
+}
+
 // The traced total just went above the watch's threshold by the racy sum: confirm it with the
 // world stopped and record every live block and the stack that crossed.
 void fire_watch(std::uint32_t crossing_stack) {
@@ -475,11 +483,7 @@ void tracer_start(std::uint32_t nframe) noexcept {
   MuteScope mute;
   world_init();
   set_drain_hook(drain_pending);
-  if (!g_modules_loaded.exchange(true)) {
-    refresh_modules();
-    // A fork can copy the watch's busy flag set by a thread the child does not have.
-    pthread_atfork(nullptr, nullptr, [] { g_watch_busy.store(false, std::memory_order_relaxed); });
-  }
+  if (!g_modules_loaded.exchange(true)) refresh_modules();
   g_flags.nframe.store(nframe < 1 ? 1 : (nframe > kMaxCapturedFrames ? kMaxCapturedFrames : nframe),
                        std::memory_order_relaxed);
   g_flags.tracing.store(true, std::memory_order_release);

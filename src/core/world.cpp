@@ -147,7 +147,12 @@ void wait_while_stopped() noexcept {
 }
 
 namespace {
-// Registered before initialisation takes its lock, so that no fork can ever copy that lock held.
+// The handlers must be registered before any fork that can copy a tracer lock held. glibc runs,
+// around a fork, only the handlers registered before that fork began, and it lets other threads
+// register while it runs a prepare handler; so handlers registered by the first start() while
+// another thread forks would miss that fork, and the child would inherit the initialisation lock
+// held by a thread it does not have. Hence the load-time constructor below, which runs before the
+// program can start a thread; world_init registers too, for a start() from an earlier constructor.
 // pthread_once is fork-safe in glibc (a child re-runs a routine a fork interrupted).
 pthread_once_t g_fork_handlers_once = PTHREAD_ONCE_INIT;
 void register_fork_handlers() {
@@ -156,6 +161,10 @@ void register_fork_handlers() {
   // libraries loaded later, which may allocate.
   pthread_atfork(fork_prepare, fork_parent, fork_child);
   --t_state.mute;
+}
+// After own_heap.cpp's constructor (101), so that its prepare handler still runs after ours.
+__attribute__((constructor(102))) void register_fork_handlers_at_load() {
+  pthread_once(&g_fork_handlers_once, register_fork_handlers);
 }
 }  // namespace
 
