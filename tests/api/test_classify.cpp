@@ -5,6 +5,7 @@
 #include <malloc.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdlib>
@@ -638,7 +639,24 @@ TEST_F(Classify, WhatAJoinedThreadDroppedIsADirectLeak) {
   std::free(reinterpret_cast<void*>(g_thread_tls_lost ^ 0x5555));
 }
 
-void* return_a_block(void*) { return std::malloc(96); }
+std::atomic<pid_t> g_returning_tid{0};
+void* return_a_block(void*) {
+  void* result = std::malloc(96);
+  g_returning_tid.store(gettid());
+  return result;
+}
+
+// Waits until the kernel has no thread `tid` (it has exited; its pthread descriptor stays until
+// joined). A sleep was not enough under load: the thread had sometimes not even allocated yet.
+bool wait_for_thread_exit(const std::atomic<pid_t>& tid) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (std::chrono::steady_clock::now() < deadline) {
+    const pid_t t = tid.load();
+    if (t != 0 && access(("/proc/self/task/" + std::to_string(t)).c_str(), F_OK) != 0) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  return false;
+}
 
 // A thread that has exited keeps its result in its descriptor until it is joined: held. And a live
 // thread that never allocated anything holds what is on its stack.
@@ -646,6 +664,8 @@ TEST_F(Classify, AnExitedThreadsResultAndALiveThreadsStackAreHeld) {
   leakguard::Checkpoint start;
   pthread_t exited;
   ASSERT_EQ(pthread_create(&exited, nullptr, return_a_block, nullptr), 0);
+  // Gone before the check: its result is only in its descriptor.
+  ASSERT_TRUE(wait_for_thread_exit(g_returning_tid)) << "the first thread did not exit";
   std::mutex m;
   std::condition_variable cv;
   bool ready = false, release = false;
@@ -664,9 +684,6 @@ TEST_F(Classify, AnExitedThreadsResultAndALiveThreadsStackAreHeld) {
     std::unique_lock<std::mutex> lock(m);
     cv.wait(lock, [&] { return ready; });
   }
-  // The first thread is gone by then (its result is only in its descriptor); were it still
-  // running, its stack would hold the result, and the check below holds either way.
-  std::this_thread::sleep_for(std::chrono::milliseconds(50));
   scrub_stack();
   const auto c = leakguard::classify_survivors(start);
   bool saw_result = false;
