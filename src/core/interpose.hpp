@@ -52,11 +52,13 @@ LG_ALWAYS_INLINE void release(void* p) noexcept {
     own_free(p);
     return;
   }
-  // glibc's free reads the chunk's header and writes its first words; a block freed long after
-  // its allocation has both out of the cache, as has its table slot. Fetched now, the two misses
-  // overlap instead of following each other.
-  __builtin_prefetch(static_cast<char*>(p) - sizeof(std::size_t), 1, 3);
-  if (tracing_enabled() && !forget_own_block(p) && !record_free(p)) return;
+  if (tracing_enabled()) {
+    // glibc's free reads the chunk's header and writes its first words; a block freed long after
+    // its allocation has both out of the cache, as has its table slot. Fetched now, the two
+    // misses overlap instead of following each other.
+    __builtin_prefetch(static_cast<char*>(p) - sizeof(std::size_t), 1, 3);
+    if (!forget_own_block(p) && !record_free(p)) return;
+  }
   __libc_free(p);
 }
 

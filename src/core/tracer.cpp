@@ -1,7 +1,5 @@
 #include "tracer.hpp"
 
-#include <pthread.h>
-
 #include <cerrno>
 #include <cstring>
 
@@ -81,14 +79,6 @@ std::vector<RawTrace> collect_locked(const StoppedWorld& world) noexcept;
 std::atomic<std::int64_t> g_watch_threshold{0};
 std::atomic<bool> g_watch_busy{false};
 Crossing* g_crossing = nullptr;  // made when first armed, never freed: a report may read it at exit
-
-// A fork can copy the watch's busy flag set by a thread the child does not have. Registered at
-// load, before any thread, for the reason world.cpp's fork handlers are (a handler registered
-// while another thread forks is skipped for that fork).
-__attribute__((constructor(102))) void register_watch_fork_handler() {
-  MuteScope mute;  // pthread_atfork allocates
-  pthread_atfork(nullptr, nullptr, [] { g_watch_busy.store(false, std::memory_order_relaxed); });
-}
 
 // The traced total just went above the watch's threshold by the racy sum: confirm it with the
 // world stopped and record every live block and the stack that crossed.
@@ -662,6 +652,8 @@ Crossing end_watch() noexcept {
   g_watch_busy.store(false, std::memory_order_release);
   return result;
 }
+
+void watch_fork_child() noexcept { g_watch_busy.store(false, std::memory_order_relaxed); }
 
 bool tracer_find_block(std::uintptr_t addr, RawTrace* out) noexcept {
   StoppedWorld world;

@@ -119,6 +119,9 @@ struct Crossing {
 void watch_total(std::uint64_t threshold) noexcept;
 // Disarms the watch and hands over what it recorded.
 Crossing end_watch() noexcept;
+// In a fork child (world.cpp's fork handler): the watch may have been busy in a thread the child
+// does not have.
+void watch_fork_child() noexcept;
 
 int tracer_track(std::uint64_t domain, std::uintptr_t addr, std::size_t size,
                  std::uintptr_t entry_fp) noexcept;
