@@ -1,5 +1,6 @@
 // The per-test rule shared by the framework plugins.
 #include "leakguard/test_check.hpp"
+#include "leakguard/test_checker.hpp"
 
 #include <algorithm>
 #include <atomic>
