@@ -98,6 +98,7 @@ class LeakListener : public ListenerBase {
       stop();  // nothing to check: no cost either
       return;
     }
+    settings.apply_to_process();
     if (settings.repeat > 1 && g_iterations.load() == 0 && g_iteration.load() == 0) {
       std::fprintf(stderr,
                    "leakguard: LEAKGUARD_REPEAT=%d needs the session run by leakguard::catch2::run(session) "
@@ -116,6 +117,12 @@ class LeakListener : public ListenerBase {
     const int iterations = g_iterations.load();
     checker()->begin_iteration(iterations == 0 ? 0 : g_iteration.load(), iterations == 0 ? 1 : iterations);
     checking_ = true;
+  }
+
+  void testRunEnded(Catch::TestRunStats const& stats) override {
+    ListenerBase::testRunEnded(stats);
+    const int iterations = g_iterations.load();
+    if (checking_ && (iterations == 0 || g_iteration.load() == iterations - 1)) checker()->end_run();
   }
 
   void testCaseStarting(Catch::TestCaseInfo const& info) override {

@@ -67,6 +67,8 @@ class LeakListener : public ::testing::EmptyTestEventListener {
     checker_.begin_iteration(iteration, repeat_count());
   }
 
+  void OnTestProgramEnd(const ::testing::UnitTest&) override { checker_.end_run(); }
+
   void OnTestStart(const ::testing::TestInfo& info) override {
     checker_.begin_test(std::string(info.test_suite_name()) + "." + info.name());
   }

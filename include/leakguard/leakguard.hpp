@@ -6,6 +6,7 @@
 #include "leakguard/budget.hpp"
 #include "leakguard/classify.hpp"
 #include "leakguard/report.hpp"
+#include "leakguard/run_report.hpp"
 #include "leakguard/sizes.hpp"
 #include "leakguard/snapshot.hpp"
 #include "leakguard/statement_check.hpp"

@@ -16,9 +16,13 @@
 //                                           rule); the adapters do the reruns (GoogleTest's
 //                                           --gtest_repeat, the Catch2 plugin's run_session)
 //   LEAKGUARD_SUPPRESSIONS=<file>           LSan-style suppressions (suppressions.hpp)
+//   LEAKGUARD_REPORT_DIR=<dir>              writes this process's findings to a run file in dir
+//                                           (created if missing) for `leakguard merge`
+//                                           (run_report.hpp); in report mode too
 // The GoogleTest plugin also takes each as a flag, which wins over the environment:
 // --leakguard_mode=, --leakguard_net_budget=, --leakguard_peak_budget=, --leakguard_held_note=,
-// --leakguard_skip=, --leakguard_repeat=, --leakguard_suppressions= (with_flags).
+// --leakguard_skip=, --leakguard_repeat=, --leakguard_suppressions=, --leakguard_report_dir=
+// (with_flags).
 // From inside a test, for that test only (the adapters give them macro spellings):
 //   set_test_net_budget / set_test_peak_budget, skip_leak_check, expect_leaked_blocks.
 // From anywhere, for every test whose name matches: skip_leak_checks_for(pattern).
@@ -44,6 +48,7 @@ struct TestSettings {
   std::vector<std::string> skip;  // name patterns
   int repeat = 1;                 // runs of the suite the environment asks for
   std::string suppressions;       // a file; "" for none
+  std::string report_dir;         // the run file's directory; "" for none
 
   // The environment's settings above; read once per process.
   static const TestSettings& from_environment();
@@ -52,7 +57,7 @@ struct TestSettings {
   // --leakguard_ flag is named too). Other arguments are left alone.
   static TestSettings with_flags(TestSettings base, const std::vector<std::string>& args);
   // Makes the process-wide settings these: the mode the statement assertions follow
-  // (set_check_mode) and the suppressions file (set_suppressions_file).
+  // (set_check_mode), the suppressions file (set_suppressions_file) and the run file's directory.
   void apply_to_process() const;
 };
 
@@ -108,6 +113,8 @@ class LEAKGUARD_API TestChecker {
   // A run of the whole suite: the repeated-run rule judges a test at its run in the last
   // iteration. `iterations` is how many there are (GoogleTest's --gtest_repeat).
   void begin_iteration(int iteration, int iterations);
+  // The whole run is over (after its last iteration): the run file, if any, is completed.
+  void end_run();
   // Opens the test's window. `name` identifies it across repeated runs.
   void begin_test(std::string name);
   // Names the open window anew, when only its end tells which run of the test it was (Catch2

@@ -6,6 +6,7 @@
 #include "analysis/test_wishes.hpp"
 #include "leakguard/report.hpp"
 #include "leakguard/test_check.hpp"
+#include "report/run_file.hpp"
 
 namespace leakguard::detail {
 
@@ -39,7 +40,9 @@ bool NoLeakCheck::passed_after(const Checkpoint& start) {
   TextOptions options;
   options.colour = colour_for_stderr();
   const std::string what = mode == CheckMode::kStrict ? "the statement grew (strict mode)" : "the statement leaked";
-  message_ = "\n" + format_text(leak_report(shown, what), options);
+  const Report report = leak_report(shown, what);
+  run_file_add_failure("", 0, report);
+  message_ = "\n" + format_text(report, options);
   if (mode == CheckMode::kReport) {
     std::fputs(message_.c_str() + 1, stderr);
     return true;
@@ -49,6 +52,7 @@ bool NoLeakCheck::passed_after(const Checkpoint& start) {
 
 bool BudgetCheck::judged(const BudgetResult& result) {
   message_ = result.message();
+  if (result.exceeded) run_file_add_failure("", 0, result.report);
   if (result.exceeded && check_mode() == CheckMode::kReport) {
     std::fputs(message_.c_str(), stderr);
     return true;

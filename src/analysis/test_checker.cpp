@@ -15,6 +15,7 @@
 #include "leakguard/budget.hpp"
 #include "leakguard/sizes.hpp"
 #include "leakguard/tracing.hpp"
+#include "report/run_file.hpp"
 
 namespace leakguard {
 namespace {
@@ -155,6 +156,7 @@ const TestSettings& TestSettings::from_environment() {
     if (const char* skip = std::getenv("LEAKGUARD_SKIP")) s.skip = split_patterns(skip);
     s.repeat = repeat_from_environment();
     if (const char* file = std::getenv("LEAKGUARD_SUPPRESSIONS")) s.suppressions = file;
+    if (const char* dir = std::getenv("LEAKGUARD_REPORT_DIR")) s.report_dir = dir;
     return s;
   }();
   return settings;
@@ -200,9 +202,11 @@ TestSettings TestSettings::with_flags(TestSettings s, const std::vector<std::str
       }
     } else if (name == "--leakguard_suppressions") {
       s.suppressions = value;
+    } else if (name == "--leakguard_report_dir") {
+      s.report_dir = value;
     } else {
       std::fprintf(stderr, "leakguard: unknown flag %s (expected --leakguard_mode, _net_budget, _peak_budget, "
-                           "_held_note, _skip, _repeat or _suppressions); ignored\n", arg.c_str());
+                           "_held_note, _skip, _repeat, _suppressions or _report_dir); ignored\n", arg.c_str());
     }
   }
   return s;
@@ -212,6 +216,7 @@ void TestSettings::apply_to_process() const {
   set_check_mode(mode);
   const char* env = std::getenv("LEAKGUARD_SUPPRESSIONS");
   if (suppressions != (env != nullptr ? env : "")) set_suppressions_file(suppressions);
+  if (mode != CheckMode::kOff) detail::run_file_open(report_dir);
 }
 
 void set_test_net_budget(std::size_t bytes) { detail::set_test_net_budget(static_cast<std::int64_t>(bytes)); }
@@ -259,12 +264,15 @@ void TestChecker::begin_iteration(int iteration, int iterations) {
   state_->iterations = iterations;
 }
 
+void TestChecker::end_run() { detail::run_file_finish(); }
+
 void TestChecker::begin_test(std::string name) {
   State& s = *state_;
   {
     detail::UntracedScope untraced;  // the checker's bookkeeping is not the test's memory
     s.name = std::move(name);
   }
+  detail::run_file_begin_test(s.name);
   if (s.settings.mode == CheckMode::kOff || !is_tracing() || skipped_by_name(s.settings, s.name)) return;
   if (s.settings.peak_budget >= 0) s.arm_peak_budget(static_cast<std::size_t>(s.settings.peak_budget));
   if (s.iterations >= 2) {  // the repeated-run rule judges the run's net growth
@@ -276,8 +284,11 @@ void TestChecker::begin_test(std::string name) {
 }
 
 void TestChecker::name_run(std::string_view name) {
-  detail::UntracedScope untraced;  // a copy of the checker's own, not the test's memory
-  state_->name.assign(name);
+  {
+    detail::UntracedScope untraced;  // a copy of the checker's own, not the test's memory
+    state_->name.assign(name);
+  }
+  detail::run_file_begin_test(state_->name);
 }
 
 namespace {
@@ -314,7 +325,9 @@ __attribute__((noinline)) void judge_test(TestChecker::State& s, bool skipped,
   const std::int64_t net_budget = detail::test_net_budget() >= 0 ? detail::test_net_budget() : s.settings.net_budget;
   const TestVerdict verdict = finish_test_window(window, s.settings.mode, net_budget);  // forgets the wishes
   const bool report_only = s.settings.mode == CheckMode::kReport;
-  auto raise_or_note = [&](TestFinding finding) {
+  // Every finding that fails the test (or would, in report mode) goes to the run file too.
+  auto raise_or_note = [&](const Report& report, TestFinding finding) {
+    detail::run_file_add_failure(finding.file, finding.line, report);
     if (report_only) {
       finding.fails = false;
       finding.text = s.name + ": " + finding.text;
@@ -322,11 +335,12 @@ __attribute__((noinline)) void judge_test(TestChecker::State& s, bool skipped,
     outcome.findings.push_back(std::move(finding));
   };
   outcome.checked = true;
+  detail::run_file_count_checked();
   outcome.leaked_bytes = verdict.leaked_bytes;
   outcome.leaked_blocks = verdict.leaked_blocks;
 
   if (!verdict.report.sites.empty()) {
-    raise_or_note(failure_at(verdict.report, nullptr, text_of(verdict.report)));
+    raise_or_note(verdict.report, failure_at(verdict.report, nullptr, text_of(verdict.report)));
   } else if (verdict.held_bytes >= s.settings.held_note) {
     TestFinding note;
     note.text = "leakguard: " + s.name + " holds " + format_bytes(static_cast<std::int64_t>(verdict.held_bytes)) +
@@ -338,10 +352,10 @@ __attribute__((noinline)) void judge_test(TestChecker::State& s, bool skipped,
     Report over = verdict.growth;
     over.what = "net growth over the test's budget";
     over.budget = net_budget;
-    raise_or_note(failure_at(over, nullptr, text_of(over)));
+    raise_or_note(over, failure_at(over, nullptr, text_of(over)));
   }
   if (peak && peak->exceeded) {
-    raise_or_note(failure_at(peak->report, peak->crossing ? &*peak->crossing : nullptr, peak->message()));
+    raise_or_note(peak->report, failure_at(peak->report, peak->crossing ? &*peak->crossing : nullptr, peak->message()));
   }
 
   if (s.iterations >= 2 && run_start) {
@@ -359,7 +373,7 @@ __attribute__((noinline)) void judge_test(TestChecker::State& s, bool skipped,
       if (across == LeakVerdict::kLeak) {
         Report report = net.report;
         report.what = "growth in every repeated run after the first (" + grew.substr(1) + ")";
-        raise_or_note(failure_at(report, nullptr, text_of(report)));
+        raise_or_note(report, failure_at(report, nullptr, text_of(report)));
       } else if (across == LeakVerdict::kSuspicious) {
         TestFinding note;
         note.text = "leakguard: " + s.name + " grew in some of its repeated runs only (after the first:" + grew +

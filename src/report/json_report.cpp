@@ -1,32 +1,36 @@
-// The JSON form of a report (schema in report.hpp), written and read with nlohmann::json.
-#include <nlohmann/json.hpp>
+// The JSON forms of a report (schema in report.hpp), of a test process's run file and of merged
+// runs (run_report.hpp), written and read with nlohmann::json.
+#include "report/json_report.hpp"
 
 #include "core/tracer.hpp"
-#include "leakguard/report.hpp"
+#include "leakguard/run_report.hpp"
 
 namespace leakguard {
 namespace {
-
 constexpr int kSchemaVersion = 1;
+constexpr int kRunSchemaVersion = 1;
+constexpr int kMergedSchemaVersion = 1;
 
-[[noreturn]] void bad(const std::string& source, const std::string& what) {
+nlohmann::json failure_json(const RunFailure& f) {
+  return {{"test", f.test}, {"file", f.file}, {"line", f.line}, {"report", detail::report_json(f.report)}};
+}
+}  // namespace
+
+namespace detail {
+
+void bad_json(const std::string& source, const std::string& what) {
   throw ReportError("leakguard: report '" + source + "': " + what);
 }
 
-// The member `key` of `object`, of the JSON type `type` checks, or a ReportError naming it.
-template <class Check>
-const nlohmann::json& member(const nlohmann::json& object, const char* key, Check type, const char* expected,
-                             const std::string& where, const std::string& source) {
-  const auto it = object.find(key);
-  if (it == object.end()) bad(source, where + " has no \"" + key + "\"");
-  if (!type(*it)) bad(source, where + "." + key + " is " + it->type_name() + ", expected " + expected);
-  return *it;
+nlohmann::json parse_json(const std::string& text, const std::string& source) {
+  try {
+    return nlohmann::json::parse(text);
+  } catch (const nlohmann::json::parse_error& e) {
+    bad_json(source, std::string("not JSON: ") + e.what());
+  }
 }
 
-}  // namespace
-
-std::string to_json(const Report& report) {
-  detail::UntracedScope untraced;
+nlohmann::json report_json(const Report& report) {
   nlohmann::json sites = nlohmann::json::array();
   for (const ReportSite& site : report.sites) {
     nlohmann::json frames = nlohmann::json::array();
@@ -43,52 +47,45 @@ std::string to_json(const Report& report) {
                         {"total_blocks", report.total_blocks},
                         {"budget", report.budget ? nlohmann::json(*report.budget) : nlohmann::json(nullptr)},
                         {"sites", std::move(sites)}};
-  return doc.dump(2) + "\n";
+  return doc;
 }
 
-Report report_from_json(const std::string& json, const std::string& source) {
-  detail::UntracedScope untraced;
-  nlohmann::json doc;
-  try {
-    doc = nlohmann::json::parse(json);
-  } catch (const nlohmann::json::parse_error& e) {
-    bad(source, std::string("not JSON: ") + e.what());
+Report report_from_json_value(const nlohmann::json& doc, const std::string& at, const std::string& source) {
+  const std::string prefix = at == "the report" ? "" : at + ".";
+  if (!doc.is_object() || !doc.contains("leakguard_report")) {
+    bad_json(source, (at == "the report" ? std::string("not a leakguard report") : at + " is not a leakguard report") +
+                         " (no \"leakguard_report\" key)");
   }
-  const auto is_int = [](const nlohmann::json& j) { return j.is_number_integer(); };
-  const auto is_string = [](const nlohmann::json& j) { return j.is_string(); };
-  const auto is_array = [](const nlohmann::json& j) { return j.is_array(); };
-  const auto is_bool = [](const nlohmann::json& j) { return j.is_boolean(); };
-  if (!doc.is_object() || !doc.contains("leakguard_report")) bad(source, "not a leakguard report (no \"leakguard_report\" key)");
-  const int version = member(doc, "leakguard_report", is_int, "an integer", "the report", source).get<int>();
+  const int version = member(doc, "leakguard_report", is_int, "an integer", at, source).get<int>();
   if (version != kSchemaVersion) {
-    bad(source, "schema version " + std::to_string(version) + "; this leakguard reads version " +
+    bad_json(source, "schema version " + std::to_string(version) + "; this leakguard reads version " +
                     std::to_string(kSchemaVersion));
   }
   Report report;
-  report.what = member(doc, "what", is_string, "a string", "the report", source).get<std::string>();
-  report.total_bytes = member(doc, "total_bytes", is_int, "an integer", "the report", source).get<std::int64_t>();
-  report.total_blocks = member(doc, "total_blocks", is_int, "an integer", "the report", source).get<std::int64_t>();
+  report.what = member(doc, "what", is_string, "a string", at, source).get<std::string>();
+  report.total_bytes = member(doc, "total_bytes", is_int, "an integer", at, source).get<std::int64_t>();
+  report.total_blocks = member(doc, "total_blocks", is_int, "an integer", at, source).get<std::int64_t>();
   const nlohmann::json& budget = member(
       doc, "budget", [](const nlohmann::json& j) { return j.is_null() || j.is_number_integer(); },
-      "an integer or null", "the report", source);
+      "an integer or null", at, source);
   if (!budget.is_null()) report.budget = budget.get<std::int64_t>();
-  const nlohmann::json& sites = member(doc, "sites", is_array, "an array", "the report", source);
+  const nlohmann::json& sites = member(doc, "sites", is_array, "an array", at, source);
   for (std::size_t i = 0; i < sites.size(); ++i) {
-    const std::string where = "sites[" + std::to_string(i) + "]";
-    if (!sites[i].is_object()) bad(source, where + " is " + sites[i].type_name() + ", expected an object");
+    const std::string where = prefix + "sites[" + std::to_string(i) + "]";
+    if (!sites[i].is_object()) bad_json(source, where + " is " + sites[i].type_name() + ", expected an object");
     ReportSite site;
     site.size_diff = member(sites[i], "size_diff", is_int, "an integer", where, source).get<std::int64_t>();
     site.count_diff = member(sites[i], "count_diff", is_int, "an integer", where, source).get<std::int64_t>();
     const auto& size = member(sites[i], "size", is_int, "an integer", where, source);
     const auto& count = member(sites[i], "count", is_int, "an integer", where, source);
-    if (size.get<std::int64_t>() < 0 || count.get<std::int64_t>() < 0) bad(source, where + " has a negative size or count");
+    if (size.get<std::int64_t>() < 0 || count.get<std::int64_t>() < 0) bad_json(source, where + " has a negative size or count");
     site.size = size.get<std::size_t>();
     site.count = count.get<std::size_t>();
     const nlohmann::json& frames = member(sites[i], "frames", is_array, "an array", where, source);
     std::vector<Frame> parsed;
     for (std::size_t k = 0; k < frames.size(); ++k) {
       const std::string fwhere = where + ".frames[" + std::to_string(k) + "]";
-      if (!frames[k].is_object()) bad(source, fwhere + " is " + frames[k].type_name() + ", expected an object");
+      if (!frames[k].is_object()) bad_json(source, fwhere + " is " + frames[k].type_name() + ", expected an object");
       Frame f;
       f.function = member(frames[k], "function", is_string, "a string", fwhere, source).get<std::string>();
       f.filename = member(frames[k], "file", is_string, "a string", fwhere, source).get<std::string>();
@@ -103,6 +100,84 @@ Report report_from_json(const std::string& json, const std::string& source) {
     report.sites.push_back(std::move(site));
   }
   return report;
+}
+
+}  // namespace detail
+
+std::string to_json(const Report& report) {
+  detail::UntracedScope untraced;
+  return detail::report_json(report).dump(2) + "\n";
+}
+
+Report report_from_json(const std::string& json, const std::string& source) {
+  detail::UntracedScope untraced;
+  return detail::report_from_json_value(detail::parse_json(json, source), "the report", source);
+}
+
+std::string to_json(const RunReport& run) {
+  detail::UntracedScope untraced;
+  nlohmann::json failures = nlohmann::json::array();
+  for (const RunFailure& f : run.failures) failures.push_back(failure_json(f));
+  const nlohmann::json doc = {{"leakguard_run", kRunSchemaVersion}, {"program", run.program},
+                              {"pid", run.pid},                     {"complete", run.complete},
+                              {"tests_checked", run.tests_checked}, {"failures", std::move(failures)}};
+  return doc.dump(2) + "\n";
+}
+
+RunReport run_report_from_json(const std::string& json, const std::string& source) {
+  using namespace detail;
+  detail::UntracedScope untraced;
+  const nlohmann::json doc = parse_json(json, source);
+  if (!doc.is_object() || !doc.contains("leakguard_run")) {
+    bad_json(source, "not a leakguard run file (no \"leakguard_run\" key)");
+  }
+  const std::string top = "the run";
+  const int version = member(doc, "leakguard_run", is_int, "an integer", top, source).get<int>();
+  if (version != kRunSchemaVersion) {
+    bad_json(source, "run file schema version " + std::to_string(version) + "; this leakguard reads version " +
+                         std::to_string(kRunSchemaVersion));
+  }
+  RunReport run;
+  run.program = member(doc, "program", is_string, "a string", top, source).get<std::string>();
+  run.pid = member(doc, "pid", is_int, "an integer", top, source).get<std::int64_t>();
+  run.complete = member(doc, "complete", is_bool, "true or false", top, source).get<bool>();
+  const nlohmann::json& checked = member(doc, "tests_checked", is_int, "an integer", top, source);
+  if (checked.get<std::int64_t>() < 0) bad_json(source, "the run.tests_checked is negative");
+  run.tests_checked = checked.get<std::size_t>();
+  const nlohmann::json& failures = member(doc, "failures", is_array, "an array", top, source);
+  for (std::size_t i = 0; i < failures.size(); ++i) {
+    const std::string where = "failures[" + std::to_string(i) + "]";
+    if (!failures[i].is_object()) bad_json(source, where + " is " + failures[i].type_name() + ", expected an object");
+    RunFailure f;
+    f.test = member(failures[i], "test", is_string, "a string", where, source).get<std::string>();
+    f.file = member(failures[i], "file", is_string, "a string", where, source).get<std::string>();
+    f.line = member(failures[i], "line", is_int, "an integer", where, source).get<int>();
+    const nlohmann::json& report = member(failures[i], "report", [](const nlohmann::json& j) { return j.is_object(); },
+                                          "an object", where, source);
+    f.report = report_from_json_value(report, where + ".report", source);
+    run.failures.push_back(std::move(f));
+  }
+  return run;
+}
+
+std::string to_json(const MergedRuns& merged) {
+  detail::UntracedScope untraced;
+  nlohmann::json sites = nlohmann::json::array();
+  for (const MergedSite& s : merged.sites) {
+    sites.push_back({{"function", s.at.function}, {"file", s.at.filename}, {"line", s.at.lineno},
+                     {"module", s.at.module},     {"size_diff", s.size_diff}, {"count_diff", s.count_diff},
+                     {"tests", s.tests}});
+  }
+  nlohmann::json failures = nlohmann::json::array();
+  for (const RunFailure& f : merged.failures) failures.push_back(failure_json(f));
+  const nlohmann::json doc = {{"leakguard_merged", kMergedSchemaVersion},
+                              {"runs", merged.runs},
+                              {"incomplete_runs", merged.incomplete_runs},
+                              {"tests_checked", merged.tests_checked},
+                              {"failed_tests", merged.failed_tests},
+                              {"sites", std::move(sites)},
+                              {"failures", std::move(failures)}};
+  return doc.dump(2) + "\n";
 }
 
 }  // namespace leakguard

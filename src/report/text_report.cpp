@@ -9,6 +9,7 @@
 #include "core/tracer.hpp"
 #include "leakguard/budget.hpp"
 #include "leakguard/report.hpp"
+#include "leakguard/run_report.hpp"
 #include "leakguard/sizes.hpp"
 #include "snapshot/attribution_rule.hpp"
 
@@ -85,6 +86,23 @@ void write_traceback(std::ostringstream& out, const Traceback& tb, const Attribu
     ++lines;
   }
 }
+// "  +4.0 KiB +2 blocks  src/cache.cpp:42  buffer = new char[2048];"
+void write_site_line(std::ostringstream& out, const Paint& paint, std::int64_t bytes, std::int64_t count,
+                     const Traceback& tb) {
+  out << "  " << paint("33", format_bytes(bytes, true) + " " + blocks(count));
+  if (!tb.empty()) {
+    const Frame& at = tb.attribution_frame();
+    out << "  " << at.str();
+    const std::string text = source_line(at.filename, at.lineno);
+    if (!text.empty()) out << "  " << paint("1", text);
+  }
+  out << "\n";
+}
+
+std::string plural(std::size_t n, const char* one, const char* many) {
+  return std::to_string(n) + " " + (n == 1 ? one : many);
+}
+
 }  // namespace
 
 std::string format_text(const Report& report, const TextOptions& options) {
@@ -100,14 +118,7 @@ std::string format_text(const Report& report, const TextOptions& options) {
   const std::size_t shown = std::min(report.sites.size(), options.max_sites);
   for (std::size_t i = 0; i < shown; ++i) {
     const ReportSite& site = report.sites[i];
-    out << "  " << paint("33", format_bytes(site.size_diff, true) + " " + blocks(site.count_diff));
-    if (!site.traceback.empty()) {
-      const Frame& at = site.traceback.attribution_frame();
-      out << "  " << at.str();
-      const std::string text = source_line(at.filename, at.lineno);
-      if (!text.empty()) out << "  " << paint("1", text);
-    }
-    out << "\n";
+    write_site_line(out, paint, site.size_diff, site.count_diff, site.traceback);
     write_traceback(out, site.traceback, *rule, options.max_frames, "      ");
   }
   if (report.sites.size() > shown) {
@@ -133,6 +144,46 @@ std::string BudgetResult::message() const {
     text += out.str();
   }
   return text;
+}
+
+std::string format_text(const MergedRuns& merged, const TextOptions& options) {
+  detail::UntracedScope untraced;
+  const Paint paint{options.colour};
+  std::ostringstream out;
+  const std::size_t failed = merged.failed_tests.size();
+  const std::string headline = "leakguard: " + (failed == 0 ? std::string("no test failed") : plural(failed, "test", "tests") + " failed") +
+                               " of " + std::to_string(merged.tests_checked) + " checked, in " +
+                               plural(merged.runs, "test run", "test runs");
+  out << paint(failed == 0 ? "1;32" : "1;31", headline);
+  if (merged.incomplete_runs > 0) {
+    out << " (" << (merged.incomplete_runs == 1 ? std::string("1 run did not reach its end")
+                                                : std::to_string(merged.incomplete_runs) + " runs did not reach their end")
+        << ": crashed, killed or still running; what was written is counted)";
+  }
+  out << "\n";
+  if (!merged.sites.empty()) {
+    out << "\nSites (growth summed over the failing tests, largest first):\n";
+    const std::size_t shown = std::min(merged.sites.size(), options.max_sites);
+    for (std::size_t i = 0; i < shown; ++i) {
+      const MergedSite& site = merged.sites[i];
+      write_site_line(out, paint, site.size_diff, site.count_diff, site.traceback);
+      out << "      in ";
+      for (std::size_t t = 0; t < site.tests.size(); ++t) out << (t == 0 ? "" : ", ") << site.tests[t];
+      out << "\n";
+    }
+    if (merged.sites.size() > shown) out << "  ... " << merged.sites.size() - shown << " more sites\n";
+  }
+  if (!merged.failures.empty()) {
+    out << "\nFailures:\n";
+    for (std::size_t i = 0; i < merged.failures.size(); ++i) {
+      const RunFailure& f = merged.failures[i];
+      if (i > 0) out << "\n";
+      out << paint("1", f.test);
+      if (!f.file.empty()) out << " (" << f.file << ":" << f.line << ")";
+      out << "\n" << format_text(f.report, options);
+    }
+  }
+  return out.str();
 }
 
 std::string to_collapsed(const Report& report) {

@@ -1,0 +1,71 @@
+// The run files of a whole test run, merged (run_report.hpp): the failing tests and the allocation
+// sites they share.
+#include <algorithm>
+#include <map>
+#include <tuple>
+
+#include "core/tracer.hpp"
+#include "leakguard/run_report.hpp"
+
+namespace leakguard {
+namespace {
+
+std::string program_name(const std::string& path) {
+  const auto slash = path.rfind('/');
+  return slash == std::string::npos ? path : path.substr(slash + 1);
+}
+
+// Two builds of one source give the same line different module offsets, and one test binary's
+// site is another's: the key is what a reader calls the place.
+using SiteKey = std::tuple<std::string, int, std::string>;
+
+SiteKey key_of(const Traceback& tb) {
+  if (tb.empty()) return {"", 0, ""};
+  const Frame& at = tb.attribution_frame();
+  if (at.has_source()) return {at.filename, at.lineno, at.function};
+  return {at.module, static_cast<int>(at.module_offset), at.function};
+}
+
+}  // namespace
+
+MergedRuns merge_runs(const std::vector<RunReport>& runs) {
+  detail::UntracedScope untraced;
+  MergedRuns merged;
+  std::map<SiteKey, std::size_t> site_index;
+  for (const RunReport& run : runs) {
+    ++merged.runs;
+    if (!run.complete) ++merged.incomplete_runs;
+    merged.tests_checked += run.tests_checked;
+    const std::string program = program_name(run.program);
+    for (const RunFailure& failure : run.failures) {
+      const std::string test = program + ": " + failure.test;
+      if (std::find(merged.failed_tests.begin(), merged.failed_tests.end(), test) == merged.failed_tests.end()) {
+        merged.failed_tests.push_back(test);
+      }
+      for (const ReportSite& site : failure.report.sites) {
+        if (site.size_diff <= 0) continue;
+        const SiteKey key = key_of(site.traceback);
+        auto [it, fresh] = site_index.emplace(key, merged.sites.size());
+        if (fresh) {
+          MergedSite m;
+          if (!site.traceback.empty()) m.at = site.traceback.attribution_frame();
+          m.traceback = site.traceback;
+          merged.sites.push_back(std::move(m));
+        }
+        MergedSite& m = merged.sites[it->second];
+        m.size_diff += site.size_diff;
+        m.count_diff += site.count_diff;
+        if (std::find(m.tests.begin(), m.tests.end(), test) == m.tests.end()) m.tests.push_back(test);
+      }
+      RunFailure copy = failure;
+      copy.test = test;
+      merged.failures.push_back(std::move(copy));
+    }
+  }
+  std::stable_sort(merged.sites.begin(), merged.sites.end(), [](const MergedSite& a, const MergedSite& b) {
+    return std::tie(b.size_diff, b.count_diff) < std::tie(a.size_diff, a.count_diff);
+  });
+  return merged;
+}
+
+}  // namespace leakguard
