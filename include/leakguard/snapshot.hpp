@@ -109,8 +109,9 @@ class LEAKGUARD_API Snapshot {
   // filters, at least one of them.
   Snapshot filter_traces(const std::vector<TraceFilter>& filters) const;
 
-  // Writes the snapshot, symbolized, in the versioned binary format described in
-  // docs/snapshot-format.md (readable by load() and `leakguard` in any process). Throws
+  // Writes the snapshot, symbolized, in the versioned binary format described at the top of
+  // src/snapshot/snapshot_file.cpp (readable by load() and by `leakguard stats`/`diff` in any
+  // process). Throws
   // SnapshotError on I/O failure; an existing file is replaced only when the write succeeded.
   void dump(const std::string& path) const;
   // Throws SnapshotError naming the file and the problem for a missing, truncated, corrupt or

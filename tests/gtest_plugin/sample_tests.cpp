@@ -321,6 +321,13 @@ TEST(Edge, DiesInAChildThatLeaks) {
       "dying now");
 }
 
+// Ends the process in the middle of the run, for the run file's test (tests/cli); skipped unless
+// LG_SAMPLE_CRASH is set.
+TEST(Crash, AbortsTheRun) {
+  if (std::getenv("LG_SAMPLE_CRASH") == nullptr) GTEST_SKIP() << "only with LG_SAMPLE_CRASH set";
+  std::abort();
+}
+
 TEST(Edge, LeaksAfterADeathTest) {
   EXPECT_DEATH(std::abort(), "");
   leak_blocks(1);

@@ -292,6 +292,7 @@ TEST(GtestPlugin, ListingTestsPrintsNothingElse) {
             "Noise.\n  RuntimeAndFrameworkFirstUse\n"
             "Edge.\n  LeaksThenSkips\n  ThrowsOutOfTheTest\n  DiesInAChildThatLeaks\n  LeaksAfterADeathTest\n"
             "  StaticInitialisationIsTraced\n"
+            "Crash.\n  AbortsTheRun\n"
             "Typed/0.  # TypeParam = int\n  LeaksForDoubleOnly\n"
             "Typed/1.  # TypeParam = double\n  LeaksForDoubleOnly\n"
             "TypedUnchecked/0.  # TypeParam = int\n  Leaks\n"
