@@ -7,7 +7,10 @@ build=${BUILD_DIR:-build}
 
 scripts/install-deps.sh >&2
 cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-cmake --build "$build" -j2 --target top_allocations find_a_leak gtest_leak_check catch2_leak_check >/dev/null
+cmake --build "$build" -j2 --target top_allocations find_a_leak gtest_leak_check catch2_leak_check leakguard_cli >/dev/null
+# The suites write run files here, which `leakguard merge` turns into one report at the end.
+runs=$(mktemp -d)
+trap 'rm -rf "$runs"' EXIT
 
 echo "== examples/top_allocations.cpp: where the memory of a small workload came from" >&2
 "$build/examples/top_allocations"
@@ -20,7 +23,7 @@ echo >&2
 expect_one_failure() {
   local example=$1
   set +e
-  "$build/examples/$example" >&2
+  LEAKGUARD_REPORT_DIR="$runs" "$build/examples/$example" >&2
   local status=$?
   set -e
   if [ "$status" -ne 1 ]; then
@@ -33,3 +36,13 @@ expect_one_failure gtest_leak_check
 echo >&2
 echo "== examples/catch2_leak_check.cpp: the same bug in a Catch2 suite; its section fails, at its line" >&2
 expect_one_failure catch2_leak_check
+echo >&2
+echo "== leakguard merge: the run files both suites wrote (LEAKGUARD_REPORT_DIR), as one report of the run" >&2
+set +e
+"$build/src/leakguard" merge "$runs" >&2
+status=$?
+set -e
+if [ "$status" -ne 1 ]; then
+  echo "run-examples: leakguard merge exited with $status, expected 1 (the two leaking tests)" >&2
+  exit 1
+fi
