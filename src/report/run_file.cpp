@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -31,8 +32,8 @@ class Locked {
  public:
   explicit Locked(RunFileState& s) : s_(s) {
     const bool broken = s.mutex.lock_and_check_fork();
-    if (broken || s.owner != ::getpid()) {
-      s.owner = ::getpid();
+    if (broken || s.owner != process_id()) {
+      s.owner = process_id();
       s.run.failures.clear();
       s.run.tests_checked = 0;
       s.run.complete = false;
@@ -45,6 +46,10 @@ class Locked {
  private:
   RunFileState& s_;
 };
+
+// Set once a directory is in use: until then every call returns at once, so a process without a
+// run file pays one load per test.
+std::atomic<bool> g_open{false};
 
 RunFileState& state() {
   static RunFileState* s = [] {
@@ -108,21 +113,20 @@ void run_file_open(const std::string& dir) {
   if (!S_ISDIR(st.st_mode)) return complain(s, dir, ENOTDIR);
   s.dir = dir;
   s.run.program = executable_path();
+  g_open.store(true, std::memory_order_release);
 }
 
-bool run_file_is_open() {
-  RunFileState& s = state();
-  Locked lock(s);
-  return !s.dir.empty();
-}
+bool run_file_is_open() { return g_open.load(std::memory_order_acquire); }
 
 void run_file_count_checked() {
+  if (!run_file_is_open()) return;
   RunFileState& s = state();
   Locked lock(s);
   ++s.run.tests_checked;
 }
 
 void run_file_begin_test(const std::string& name) {
+  if (!run_file_is_open()) return;
   RunFileState& s = state();
   UntracedScope untraced;
   Locked lock(s);
@@ -130,6 +134,7 @@ void run_file_begin_test(const std::string& name) {
 }
 
 void run_file_add_failure(const std::string& file, int line, const Report& report) {
+  if (!run_file_is_open()) return;
   RunFileState& s = state();
   UntracedScope untraced;
   Locked lock(s);
@@ -145,6 +150,7 @@ void run_file_add_failure(const std::string& file, int line, const Report& repor
 }
 
 void run_file_finish() {
+  if (!run_file_is_open()) return;
   RunFileState& s = state();
   UntracedScope untraced;
   Locked lock(s);

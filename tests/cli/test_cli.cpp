@@ -115,6 +115,18 @@ TEST(Cli, APassingRunMergesToNoFailure) {
   lgtest::run_command("rm -rf '" + dir + "'");
 }
 
+TEST(Cli, ReportModeRecordsWhatWouldFail) {
+  const std::string dir = fresh_dir("report_mode");
+  const auto run = lgtest::run_command("env -u LEAKGUARD_START LEAKGUARD_MODE=report LEAKGUARD_REPORT_DIR=" + dir + " " +
+                                       LEAKGUARD_SAMPLE_TESTS + " --gtest_filter=Sample.LeaksABuffer:Sample.CleansUp 2>&1");
+  EXPECT_EQ(run.exit_code, 0) << "report mode passes\n" << run.output;
+  const CliRun merged = cli("merge " + dir);
+  EXPECT_EQ(merged.exit_code, 1) << merged.out << merged.err;
+  EXPECT_TRUE(contains(merged.out, "leakguard: 1 test failed of 2 checked, in 1 test run\n")) << merged.out;
+  EXPECT_TRUE(contains(merged.out, "      in sample_tests: Sample.LeaksABuffer\n")) << merged.out;
+  lgtest::run_command("rm -rf '" + dir + "'");
+}
+
 TEST(Cli, ABadRunFileIsNamedAndTheOthersAreStillMerged) {
   const std::string dir = fresh_dir("bad");
   EXPECT_EQ(run_sample_test("Sample.LeaksABuffer", "LEAKGUARD_REPORT_DIR=" + dir).exit_code, 1);
