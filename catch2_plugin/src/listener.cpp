@@ -146,11 +146,16 @@ class LeakListener : public ListenerBase {
     if (++depth_ == 1) {
       OwnMemory own;
       sections_.clear();
-      if (checking()) checker()->begin_test(name_);
+      if (checking()) {
+        checker()->begin_test(name_);
+      } else if (checking_ && !fatal_) {
+        checker()->begin_unchecked_test(name_);
+      }
     } else if (checking()) {
       OwnMemory own;  // the run's name is the adapter's memory, not the test's
       if (!sections_.empty()) sections_ += " / ";
       sections_ += info.name;
+      checker()->name_run(name_ + " (section \"" + sections_ + "\")");  // for what fails in it
     }
   }
 

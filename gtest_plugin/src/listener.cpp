@@ -5,6 +5,7 @@
 
 #include <cstdio>
 #include <string>
+#include <vector>
 
 #include <leakguard/leakguard.hpp>
 
@@ -94,7 +95,13 @@ __attribute__((constructor(102))) void start_tracing_at_load() {
 void install() {
   // The command line's --leakguard_* flags (InitGoogleTest leaves them for us) over the
   // environment's settings.
-  const TestSettings settings = TestSettings::with_flags(TestSettings::from_environment(), ::testing::internal::GetArgvs());
+  const std::vector<std::string> args = ::testing::internal::GetArgvs();
+  TestSettings settings = TestSettings::with_flags(TestSettings::from_environment(), args);
+  // A death test's child, run again from the start ("threadsafe" style), is a part of the parent's
+  // test: a run file of its own would count as a second, never-finished run.
+  for (const std::string& arg : args) {
+    if (arg.rfind("--gtest_internal_run_death_test", 0) == 0) settings.report_dir.clear();
+  }
   settings.apply_to_process();
   if (settings.mode == CheckMode::kOff) {
     stop();  // nothing to check: no cost either

@@ -2,9 +2,10 @@
 // of a whole ctest run into one report.
 //
 // Set LEAKGUARD_REPORT_DIR=<dir> (or --leakguard_report_dir=<dir> for GoogleTest) and every test
-// process with the GoogleTest or Catch2 plugin writes <dir>/<program>-<pid>.leakguard.json: the
-// tests it checked and each failure with its report. The file is written when a test fails (so a
-// run that crashes later keeps what it found) and when the run ends ("complete": true). Then
+// process with the GoogleTest or Catch2 plugin writes <dir>/<program>-<pid>.leakguard.jsonl: the
+// tests it checked and each failure with its report. The file is created when the run starts and
+// appended to at each failure (so a run that crashes keeps what it found, and shows as not
+// complete) and at the run's end. Then
 //   leakguard merge <dir>
 // prints every failing test of the run and the allocation sites they share (leakguard --help).
 #pragma once
@@ -18,7 +19,8 @@
 
 namespace leakguard {
 
-// One failure of one test: a leak, a budget exceeded, a statement assertion.
+// One failure of one test: a leak, a budget exceeded, a statement assertion. In report mode, what
+// would have failed.
 struct RunFailure {
   std::string test;  // "Suite.Name"; Catch2: "test case" and its section path
   std::string file;  // where the failure points (the allocating line when known); may be ""
@@ -31,16 +33,24 @@ struct RunReport {
   std::string program;  // the executable's path
   std::int64_t pid = 0;
   bool complete = false;  // the run reached its end; false: it crashed, was killed, or still runs
-  std::size_t tests_checked = 0;
+  std::vector<std::string> tests_checked;  // each once, in the order first checked
   std::vector<RunFailure> failures;
+  // The line number of a last line cut short (its process ended while writing it), or 0. The
+  // lines before it are read; whatever it held is lost.
+  int cut_short_line = 0;
 };
 
-// JSON, schema version 1:
-//   {"leakguard_run": 1, "program": str, "pid": int, "complete": bool, "tests_checked": int,
-//    "failures": [{"test": str, "file": str, "line": int, "report": <to_json(Report)>}, ...]}
-LEAKGUARD_API std::string to_json(const RunReport& run);
-// Reads what to_json(RunReport) wrote; throws ReportError naming `source` and the problem.
-LEAKGUARD_API RunReport run_report_from_json(const std::string& json, const std::string& source = "run");
+// The run file: JSON Lines (one JSON object a line), schema version 1. The first line is
+//   {"leakguard_run": 1, "program": str, "pid": int}
+// and each further line one of
+//   {"checked": [str, ...]}                   tests checked since the line before
+//   {"failure": {"test": str, "file": str, "line": int, "report": <to_json(Report)>}}
+//   {"complete": true}                        the last line of a run that reached its end
+// Written a line at a time, so a file cut short by a crash loses at most its last line
+// (cut_short_line).
+LEAKGUARD_API std::string to_run_file(const RunReport& run);
+// Reads a run file; throws ReportError naming `source`, the line and the problem.
+LEAKGUARD_API RunReport run_report_from_file(const std::string& text, const std::string& source = "run");
 
 // A site's growth summed over every failing test that has it.
 struct MergedSite {
@@ -60,7 +70,10 @@ struct MergedRuns {
   std::vector<RunFailure> failures;       // every failure; test is "program: Suite.Name"
 };
 
-// Only growth counts toward a site (a failure's shrinking sites are left out).
+// A site counts once per test and run file: its largest growth among that test's failures (a leak
+// that also broke the net budget, or a test repeated with --gtest_repeat, is not added up again).
+// Only growth counts (a failure's shrinking sites are left out). A failing test that was not
+// itself checked (a statement assertion in an opted-out test) counts as checked.
 LEAKGUARD_API MergedRuns merge_runs(const std::vector<RunReport>& runs);
 
 // The merged report, for people:
@@ -80,7 +93,8 @@ LEAKGUARD_API std::string format_text(const MergedRuns& merged, const TextOption
 // JSON, schema version 1:
 //   {"leakguard_merged": 1, "runs": int, "incomplete_runs": int, "tests_checked": int,
 //    "failed_tests": [str], "sites": [{"function": str, "file": str, "line": int, "module": str,
-//    "size_diff": int, "count_diff": int, "tests": [str]}], "failures": [<as in a run file>]}
+//    "size_diff": int, "count_diff": int, "tests": [str]}],
+//    "failures": [{"test": str, "file": str, "line": int, "report": <to_json(Report)>}]}
 LEAKGUARD_API std::string to_json(const MergedRuns& merged);
 
 }  // namespace leakguard

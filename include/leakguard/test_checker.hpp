@@ -118,8 +118,12 @@ class LEAKGUARD_API TestChecker {
   // Opens the test's window. `name` identifies it across repeated runs.
   void begin_test(std::string name);
   // Names the open window anew, when only its end tells which run of the test it was (Catch2
-  // runs a test case's body once per leaf section and generator value).
+  // runs a test case's body once per leaf section and generator value). Also while the test runs:
+  // a statement assertion's failure goes to the run file under the name given last.
   void name_run(std::string_view name);
+  // A test the adapter does not check (its own opt-out, such as Catch2's [noleakcheck] tag):
+  // named all the same, so that a statement assertion failing in it is recorded under its name.
+  void begin_unchecked_test(std::string_view name);
   // Closes the window, judges it, and hands the outcome to raise(const TestOutcome&) before it
   // returns. Call it first thing at the test's end, from a frame with no other locals: the test's
   // dead frames lie where the adapter's frames now are, with slots nobody wrote since, and the

@@ -283,6 +283,11 @@ void TestChecker::begin_test(std::string name) {
   s.window.emplace();  // last: everything above is the checker's, not the test's
 }
 
+void TestChecker::begin_unchecked_test(std::string_view name) {
+  detail::UntracedScope untraced;
+  detail::run_file_begin_test(std::string(name));
+}
+
 void TestChecker::name_run(std::string_view name) {
   {
     detail::UntracedScope untraced;  // a copy of the checker's own, not the test's memory
@@ -398,6 +403,7 @@ __attribute__((noinline)) void TestChecker::end_test_impl(bool skipped, void (*r
   // The wipe is for the scan, which runs only when something of the test's is still alive.
   if (state_->window && state_->window->may_have_survivors()) wipe_dead_stack();
   judge_test(*state_, skipped, raise, context);
+  detail::run_file_begin_test({});  // what fails after the test is no longer the test's
 }
 
 }  // namespace leakguard

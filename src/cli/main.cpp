@@ -15,10 +15,10 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <cerrno>
 #include <cstdlib>
-#include <fstream>
+#include <cstring>
 #include <iostream>
-#include <sstream>
 #include <string>
 #include <vector>
 
@@ -34,7 +34,7 @@ namespace {
 
 constexpr int kFailed = 1;
 constexpr int kBadInput = 2;
-constexpr const char* kRunFileSuffix = ".leakguard.json";
+constexpr const char* kRunFileSuffix = ".leakguard.jsonl";
 
 bool ends_with(const std::string& s, const std::string& suffix) {
   return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
@@ -60,13 +60,24 @@ bool run_files_in(const std::string& dir, std::vector<std::string>* out) {
   return true;
 }
 
-bool read_file(const std::string& path, std::string* text) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return false;
-  std::ostringstream buf;
-  buf << in.rdbuf();
-  *text = buf.str();
-  return !in.bad();
+// The whole file, or false with *problem set ("is a directory", strerror).
+bool read_file(const std::string& path, std::string* text, std::string* problem) {
+  if (is_directory(path)) {
+    *problem = "is a directory";
+    return false;
+  }
+  FILE* f = std::fopen(path.c_str(), "rb");
+  if (f == nullptr) {
+    *problem = std::strerror(errno);
+    return false;
+  }
+  char buf[65536];
+  std::size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) text->append(buf, n);
+  const bool ok = std::ferror(f) == 0;
+  if (!ok) *problem = std::strerror(errno);
+  std::fclose(f);
+  return ok;
 }
 
 void say(const std::string& message) { std::cerr << message << "\n"; }
@@ -98,16 +109,22 @@ int merge(const std::vector<std::string>& paths, const std::string& format) {
   }
   std::vector<leakguard::RunReport> runs;
   for (const std::string& f : files) {
-    std::string text;
-    if (!read_file(f, &text)) {
-      say("leakguard: cannot read run file '" + f + "'");
+    std::string text, problem;
+    if (!read_file(f, &text, &problem)) {
+      say("leakguard: cannot read run file '" + f + "': " + problem);
       bad_input = true;
       continue;
     }
     try {
-      runs.push_back(leakguard::run_report_from_json(text, f));
+      runs.push_back(leakguard::run_report_from_file(text, f));
     } catch (const leakguard::ReportError& e) {
       say(std::string(e.what()) + "; skipped");
+      bad_input = true;
+      continue;
+    }
+    if (runs.back().cut_short_line > 0) {
+      say("leakguard: report '" + f + "': line " + std::to_string(runs.back().cut_short_line) +
+          " is cut short (its process ended while writing it); the lines before it are merged");
       bad_input = true;
     }
   }
@@ -127,6 +144,10 @@ int merge(const std::vector<std::string>& paths, const std::string& format) {
 }
 
 bool load_snapshot(const std::string& path, leakguard::Snapshot* out) {
+  if (is_directory(path)) {
+    say("leakguard: snapshot '" + path + "': is a directory");
+    return false;
+  }
   try {
     *out = leakguard::Snapshot::load(path);
     return true;
@@ -180,9 +201,9 @@ int diff(const std::string& old_path, const std::string& new_path, const std::st
 
 int show(const std::string& path, const std::string& format) {
   declare_frameworks();
-  std::string text;
-  if (!read_file(path, &text)) {
-    say("leakguard: cannot read report file '" + path + "'");
+  std::string text, problem;
+  if (!read_file(path, &text, &problem)) {
+    say("leakguard: cannot read report file '" + path + "': " + problem);
     return kBadInput;
   }
   try {
@@ -243,8 +264,13 @@ int main(int argc, char** argv) {
     say("leakguard: --cumulative works with --key lineno or filename, not traceback");
     return kBadInput;
   }
-  if (*merge_cmd) return merge(merge_paths, merge_format);
-  if (*stats_cmd) return stats(stats_path, key, cumulative, limit);
-  if (*diff_cmd) return diff(old_path, new_path, key, cumulative, limit);
-  return show(show_path, show_format);
+  try {
+    if (*merge_cmd) return merge(merge_paths, merge_format);
+    if (*stats_cmd) return stats(stats_path, key, cumulative, limit);
+    if (*diff_cmd) return diff(old_path, new_path, key, cumulative, limit);
+    return show(show_path, show_format);
+  } catch (const std::exception& e) {  // a file the readers above did not foresee: named, not a crash
+    say(std::string("leakguard: ") + e.what());
+    return kBadInput;
+  }
 }

@@ -1,6 +1,9 @@
-// The JSON forms of a report (schema in report.hpp), of a test process's run file and of merged
-// runs (run_report.hpp), written and read with nlohmann::json.
+// The JSON forms of a report (schema in report.hpp) and of merged runs (run_report.hpp), written
+// and read with nlohmann::json. Text that is not UTF-8 (a path, a symbol) is written with U+FFFD
+// in place of its bad bytes: a dump that threw would take the report with it.
 #include "report/json_report.hpp"
+
+#include <climits>
 
 #include "core/tracer.hpp"
 #include "leakguard/run_report.hpp"
@@ -8,12 +11,7 @@
 namespace leakguard {
 namespace {
 constexpr int kSchemaVersion = 1;
-constexpr int kRunSchemaVersion = 1;
 constexpr int kMergedSchemaVersion = 1;
-
-nlohmann::json failure_json(const RunFailure& f) {
-  return {{"test", f.test}, {"file", f.file}, {"line", f.line}, {"report", detail::report_json(f.report)}};
-}
 }  // namespace
 
 namespace detail {
@@ -28,6 +26,38 @@ nlohmann::json parse_json(const std::string& text, const std::string& source) {
   } catch (const nlohmann::json::parse_error& e) {
     bad_json(source, std::string("not JSON: ") + e.what());
   }
+}
+
+std::string dump_text(const nlohmann::json& doc, int indent) {
+  return doc.dump(indent, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+std::int64_t int_member(const nlohmann::json& object, const char* key, std::int64_t lo, std::int64_t hi,
+                        const std::string& where, const std::string& source) {
+  const nlohmann::json& j = member(object, key, is_int, "an integer", where, source);
+  const bool fits = j.is_number_unsigned() ? j.get<std::uint64_t>() <= static_cast<std::uint64_t>(hi)
+                                           : j.get<std::int64_t>() >= lo && j.get<std::int64_t>() <= hi;
+  if (!fits) {
+    bad_json(source, where + "." + key + " is " + j.dump() + ", expected " + std::to_string(lo) + " to " +
+                         std::to_string(hi));
+  }
+  return j.get<std::int64_t>();
+}
+
+nlohmann::json failure_json(const RunFailure& f) {
+  return {{"test", f.test}, {"file", f.file}, {"line", f.line}, {"report", report_json(f.report)}};
+}
+
+RunFailure failure_from_json(const nlohmann::json& j, const std::string& where, const std::string& source) {
+  if (!j.is_object()) bad_json(source, where + " is " + j.type_name() + ", expected an object");
+  RunFailure f;
+  f.test = member(j, "test", is_string, "a string", where, source).get<std::string>();
+  f.file = member(j, "file", is_string, "a string", where, source).get<std::string>();
+  f.line = static_cast<int>(int_member(j, "line", 0, INT_MAX, where, source));
+  const nlohmann::json& report =
+      member(j, "report", [](const nlohmann::json& r) { return r.is_object(); }, "an object", where, source);
+  f.report = report_from_json_value(report, where + ".report", source);
+  return f;
 }
 
 nlohmann::json report_json(const Report& report) {
@@ -89,7 +119,7 @@ Report report_from_json_value(const nlohmann::json& doc, const std::string& at, 
       Frame f;
       f.function = member(frames[k], "function", is_string, "a string", fwhere, source).get<std::string>();
       f.filename = member(frames[k], "file", is_string, "a string", fwhere, source).get<std::string>();
-      f.lineno = member(frames[k], "line", is_int, "an integer", fwhere, source).get<int>();
+      f.lineno = static_cast<int>(int_member(frames[k], "line", 0, INT_MAX, fwhere, source));
       f.module = member(frames[k], "module", is_string, "a string", fwhere, source).get<std::string>();
       f.module_offset = member(frames[k], "offset", is_int, "an integer", fwhere, source).get<std::uintptr_t>();
       f.inlined = member(frames[k], "inlined", is_bool, "true or false", fwhere, source).get<bool>();
@@ -106,58 +136,12 @@ Report report_from_json_value(const nlohmann::json& doc, const std::string& at, 
 
 std::string to_json(const Report& report) {
   detail::UntracedScope untraced;
-  return detail::report_json(report).dump(2) + "\n";
+  return detail::dump_text(detail::report_json(report), 2) + "\n";
 }
 
 Report report_from_json(const std::string& json, const std::string& source) {
   detail::UntracedScope untraced;
   return detail::report_from_json_value(detail::parse_json(json, source), "the report", source);
-}
-
-std::string to_json(const RunReport& run) {
-  detail::UntracedScope untraced;
-  nlohmann::json failures = nlohmann::json::array();
-  for (const RunFailure& f : run.failures) failures.push_back(failure_json(f));
-  const nlohmann::json doc = {{"leakguard_run", kRunSchemaVersion}, {"program", run.program},
-                              {"pid", run.pid},                     {"complete", run.complete},
-                              {"tests_checked", run.tests_checked}, {"failures", std::move(failures)}};
-  return doc.dump(2) + "\n";
-}
-
-RunReport run_report_from_json(const std::string& json, const std::string& source) {
-  using namespace detail;
-  detail::UntracedScope untraced;
-  const nlohmann::json doc = parse_json(json, source);
-  if (!doc.is_object() || !doc.contains("leakguard_run")) {
-    bad_json(source, "not a leakguard run file (no \"leakguard_run\" key)");
-  }
-  const std::string top = "the run";
-  const int version = member(doc, "leakguard_run", is_int, "an integer", top, source).get<int>();
-  if (version != kRunSchemaVersion) {
-    bad_json(source, "run file schema version " + std::to_string(version) + "; this leakguard reads version " +
-                         std::to_string(kRunSchemaVersion));
-  }
-  RunReport run;
-  run.program = member(doc, "program", is_string, "a string", top, source).get<std::string>();
-  run.pid = member(doc, "pid", is_int, "an integer", top, source).get<std::int64_t>();
-  run.complete = member(doc, "complete", is_bool, "true or false", top, source).get<bool>();
-  const nlohmann::json& checked = member(doc, "tests_checked", is_int, "an integer", top, source);
-  if (checked.get<std::int64_t>() < 0) bad_json(source, "the run.tests_checked is negative");
-  run.tests_checked = checked.get<std::size_t>();
-  const nlohmann::json& failures = member(doc, "failures", is_array, "an array", top, source);
-  for (std::size_t i = 0; i < failures.size(); ++i) {
-    const std::string where = "failures[" + std::to_string(i) + "]";
-    if (!failures[i].is_object()) bad_json(source, where + " is " + failures[i].type_name() + ", expected an object");
-    RunFailure f;
-    f.test = member(failures[i], "test", is_string, "a string", where, source).get<std::string>();
-    f.file = member(failures[i], "file", is_string, "a string", where, source).get<std::string>();
-    f.line = member(failures[i], "line", is_int, "an integer", where, source).get<int>();
-    const nlohmann::json& report = member(failures[i], "report", [](const nlohmann::json& j) { return j.is_object(); },
-                                          "an object", where, source);
-    f.report = report_from_json_value(report, where + ".report", source);
-    run.failures.push_back(std::move(f));
-  }
-  return run;
 }
 
 std::string to_json(const MergedRuns& merged) {
@@ -169,7 +153,7 @@ std::string to_json(const MergedRuns& merged) {
                      {"tests", s.tests}});
   }
   nlohmann::json failures = nlohmann::json::array();
-  for (const RunFailure& f : merged.failures) failures.push_back(failure_json(f));
+  for (const RunFailure& f : merged.failures) failures.push_back(detail::failure_json(f));
   const nlohmann::json doc = {{"leakguard_merged", kMergedSchemaVersion},
                               {"runs", merged.runs},
                               {"incomplete_runs", merged.incomplete_runs},
@@ -177,7 +161,7 @@ std::string to_json(const MergedRuns& merged) {
                               {"failed_tests", merged.failed_tests},
                               {"sites", std::move(sites)},
                               {"failures", std::move(failures)}};
-  return doc.dump(2) + "\n";
+  return detail::dump_text(doc, 2) + "\n";
 }
 
 }  // namespace leakguard

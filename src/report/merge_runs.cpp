@@ -2,6 +2,7 @@
 // sites they share.
 #include <algorithm>
 #include <map>
+#include <set>
 #include <tuple>
 
 #include "core/tracer.hpp"
@@ -35,31 +36,45 @@ MergedRuns merge_runs(const std::vector<RunReport>& runs) {
   for (const RunReport& run : runs) {
     ++merged.runs;
     if (!run.complete) ++merged.incomplete_runs;
-    merged.tests_checked += run.tests_checked;
+    std::set<std::string> checked(run.tests_checked.begin(), run.tests_checked.end());
     const std::string program = program_name(run.program);
+    // Per test of this run, each site's largest growth among the test's failures.
+    std::map<std::pair<std::string, SiteKey>, const ReportSite*> largest;
+    std::vector<std::pair<std::string, SiteKey>> order;
     for (const RunFailure& failure : run.failures) {
+      checked.insert(failure.test);
       const std::string test = program + ": " + failure.test;
       if (std::find(merged.failed_tests.begin(), merged.failed_tests.end(), test) == merged.failed_tests.end()) {
         merged.failed_tests.push_back(test);
       }
       for (const ReportSite& site : failure.report.sites) {
         if (site.size_diff <= 0) continue;
-        const SiteKey key = key_of(site.traceback);
-        auto [it, fresh] = site_index.emplace(key, merged.sites.size());
+        const auto key = std::make_pair(test, key_of(site.traceback));
+        auto [it, fresh] = largest.emplace(key, &site);
         if (fresh) {
-          MergedSite m;
-          if (!site.traceback.empty()) m.at = site.traceback.attribution_frame();
-          m.traceback = site.traceback;
-          merged.sites.push_back(std::move(m));
+          order.push_back(key);
+        } else if (std::tie(site.size_diff, site.count_diff) > std::tie(it->second->size_diff, it->second->count_diff)) {
+          it->second = &site;
         }
-        MergedSite& m = merged.sites[it->second];
-        m.size_diff += site.size_diff;
-        m.count_diff += site.count_diff;
-        if (std::find(m.tests.begin(), m.tests.end(), test) == m.tests.end()) m.tests.push_back(test);
       }
       RunFailure copy = failure;
       copy.test = test;
       merged.failures.push_back(std::move(copy));
+    }
+    merged.tests_checked += checked.size();
+    for (const auto& key : order) {
+      const ReportSite& site = *largest[key];
+      auto [it, fresh] = site_index.emplace(key.second, merged.sites.size());
+      if (fresh) {
+        MergedSite m;
+        if (!site.traceback.empty()) m.at = site.traceback.attribution_frame();
+        m.traceback = site.traceback;
+        merged.sites.push_back(std::move(m));
+      }
+      MergedSite& m = merged.sites[it->second];
+      m.size_diff += site.size_diff;
+      m.count_diff += site.count_diff;
+      if (std::find(m.tests.begin(), m.tests.end(), key.first) == m.tests.end()) m.tests.push_back(key.first);
     }
   }
   std::stable_sort(merged.sites.begin(), merged.sites.end(), [](const MergedSite& a, const MergedSite& b) {

@@ -1,54 +1,42 @@
-// The run file (run_file.hpp). Written whole each time, to a temporary name and then renamed, so
-// that a reader never sees half a file.
+// The run file (run_file.hpp): created when the run starts, then only appended to, a whole line
+// with one write() at a time, so that a process that dies leaves every line it finished.
 #include "report/run_file.hpp"
 
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <cerrno>
+#include <climits>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
+#include <set>
+#include <vector>
 
 #include "core/fork_safe_mutex.hpp"
 #include "core/tracer.hpp"
-#include "leakguard/run_report.hpp"
+#include "report/run_file_format.hpp"
 
 namespace leakguard::detail {
 namespace {
 
+constexpr const char* kSuffix = ".leakguard.jsonl";
+
 struct RunFileState {
   ForkSafeMutex mutex;
-  std::string dir;  // "" while closed
-  bool failed = false;  // a write failed: said once on stderr, not tried again
-  pid_t owner = 0;      // the process whose findings `run` holds
-  std::string test;     // the current test
-  RunReport run;
+  int fd = -1;           // -1 while closed
+  bool failed = false;   // an open or write failed: said once on stderr, not tried again
+  pid_t owner = 0;       // the process the file is for; a fork child records nothing
+  std::string path;
+  std::string test;      // the current test
+  std::set<std::string> checked;       // every test checked so far, once each
+  std::vector<std::string> unwritten;  // of those, the ones no "checked" line names yet
 };
 
-// Locked, and the record this process's own: a fork child that records starts from nothing (its
-// parent's findings are in the parent's file), also when the fork caught another thread here.
-class Locked {
- public:
-  explicit Locked(RunFileState& s) : s_(s) {
-    const bool broken = s.mutex.lock_and_check_fork();
-    if (broken || s.owner != process_id()) {
-      s.owner = process_id();
-      s.run.failures.clear();
-      s.run.tests_checked = 0;
-      s.run.complete = false;
-    }
-  }
-  ~Locked() { s_.mutex.unlock(); }
-  Locked(const Locked&) = delete;
-  Locked& operator=(const Locked&) = delete;
-
- private:
-  RunFileState& s_;
-};
-
-// Set once a directory is in use: until then every call returns at once, so a process without a
-// run file pays one load per test.
+// Set once the file is open: until then every call returns at once, so a process without a run
+// file pays one load per test.
 std::atomic<bool> g_open{false};
 
 RunFileState& state() {
@@ -59,8 +47,27 @@ RunFileState& state() {
   return *s;
 }
 
+// The lock, for the process the file is for. A fork child (a death test's, a test's own) shares
+// the parent's descriptor: what it wrote would interleave with the parent's lines, and its
+// findings are the parent's test's business, so it writes nothing.
+class Locked {
+ public:
+  explicit Locked(RunFileState& s) : s_(s) {
+    s.mutex.lock_and_check_fork();
+    usable_ = s.fd >= 0 && s.owner == process_id();
+  }
+  ~Locked() { s_.mutex.unlock(); }
+  Locked(const Locked&) = delete;
+  Locked& operator=(const Locked&) = delete;
+  bool usable() const { return usable_; }
+
+ private:
+  RunFileState& s_;
+  bool usable_ = false;
+};
+
 std::string executable_path() {
-  char buf[4096];
+  char buf[PATH_MAX];
   const ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
   return n > 0 ? std::string(buf, static_cast<std::size_t>(n)) : std::string("unknown");
 }
@@ -71,32 +78,33 @@ std::string base_name(const std::string& path) {
 }
 
 void complain(RunFileState& s, const std::string& what, int error) {
-  if (s.failed) return;
+  if (!s.failed) {
+    std::fprintf(stderr, "leakguard: LEAKGUARD_REPORT_DIR: %s: %s; no run file is written\n", what.c_str(),
+                 std::strerror(error));
+  }
   s.failed = true;
-  std::fprintf(stderr, "leakguard: LEAKGUARD_REPORT_DIR: %s: %s; no run file is written\n", what.c_str(),
-               std::strerror(error));
+  if (s.fd >= 0) ::close(s.fd);
+  s.fd = -1;
 }
 
-// With the mutex held and tracing muted.
-void write_locked(RunFileState& s) {
-  if (s.dir.empty() || s.failed) return;
-  s.run.pid = s.owner;  // a fork child that reports writes a file of its own
-  const std::string path = s.dir + "/" + base_name(s.run.program) + "-" + std::to_string(s.run.pid) + ".leakguard.json";
-  const std::string temporary = path + ".tmp";
-  const std::string text = to_json(s.run);
-  FILE* f = std::fopen(temporary.c_str(), "w");
-  if (f == nullptr) return complain(s, temporary, errno);
-  const bool written = std::fwrite(text.data(), 1, text.size(), f) == text.size();
-  const int write_error = errno;
-  if (std::fclose(f) != 0 || !written) {
-    std::remove(temporary.c_str());
-    return complain(s, "writing " + temporary, written ? errno : write_error);
+void write_all(RunFileState& s, const std::string& text) {
+  for (std::size_t done = 0; done < text.size();) {
+    const ssize_t n = ::write(s.fd, text.data() + done, text.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return complain(s, "writing " + s.path, n < 0 ? errno : EIO);
+    done += static_cast<std::size_t>(n);
   }
-  if (std::rename(temporary.c_str(), path.c_str()) != 0) {
-    const int error = errno;
-    std::remove(temporary.c_str());
-    complain(s, "renaming " + temporary + " to " + path, error);
-  }
+}
+
+std::string unwritten_checked_line(RunFileState& s) {
+  if (s.unwritten.empty()) return {};
+  std::string line = run_checked_line(s.unwritten);
+  s.unwritten.clear();
+  return line;
+}
+
+void note_checked(RunFileState& s, const std::string& test) {
+  if (s.checked.insert(test).second) s.unwritten.push_back(test);
 }
 
 }  // namespace
@@ -105,32 +113,71 @@ void run_file_open(const std::string& dir) {
   if (dir.empty()) return;
   RunFileState& s = state();
   UntracedScope untraced;
-  Locked lock(s);
-  if (!s.dir.empty() || s.failed) return;
-  if (::mkdir(dir.c_str(), 0777) != 0 && errno != EEXIST) return complain(s, "creating " + dir, errno);
-  struct stat st {};
-  if (::stat(dir.c_str(), &st) != 0) return complain(s, dir, errno);
-  if (!S_ISDIR(st.st_mode)) return complain(s, dir, ENOTDIR);
-  s.dir = dir;
-  s.run.program = executable_path();
-  g_open.store(true, std::memory_order_release);
+  s.mutex.lock();
+  if (s.fd < 0 && !s.failed) {
+    try {
+      // Absolute: a test that changes directory must not scatter its later lines elsewhere.
+      if (::mkdir(dir.c_str(), 0777) != 0 && errno != EEXIST) {
+        complain(s, "creating " + dir, errno);
+      } else if (char* real = ::realpath(dir.c_str(), nullptr); real == nullptr) {
+        complain(s, dir, errno);
+      } else {
+        const std::string absolute = real;
+        std::free(real);
+        struct stat st {};
+        if (::stat(absolute.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
+          complain(s, dir, ENOTDIR);
+        } else {
+          const std::string program = executable_path();
+          const std::string stem = absolute + "/" + base_name(program) + "-" + std::to_string(process_id());
+          // A name of its own even when a pid comes round again (pid namespaces, long CI hosts).
+          for (int n = 1; s.fd < 0 && n <= 100; ++n) {
+            s.path = stem + (n == 1 ? "" : "-" + std::to_string(n)) + kSuffix;
+            s.fd = ::open(s.path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC, 0666);
+            if (s.fd < 0 && errno != EEXIST) break;
+          }
+          if (s.fd < 0) {
+            complain(s, "creating " + s.path, errno);
+          } else {
+            s.owner = process_id();
+            write_all(s, run_header_line(program, s.owner));
+            if (s.fd >= 0) g_open.store(true, std::memory_order_release);
+          }
+        }
+      }
+    } catch (...) {
+      complain(s, "recording in " + dir, ENOMEM);
+    }
+  }
+  s.mutex.unlock();
 }
 
 bool run_file_is_open() { return g_open.load(std::memory_order_acquire); }
-
-void run_file_count_checked() {
-  if (!run_file_is_open()) return;
-  RunFileState& s = state();
-  Locked lock(s);
-  ++s.run.tests_checked;
-}
 
 void run_file_begin_test(const std::string& name) {
   if (!run_file_is_open()) return;
   RunFileState& s = state();
   UntracedScope untraced;
   Locked lock(s);
-  if (!s.dir.empty()) s.test = name;
+  if (!lock.usable()) return;
+  try {
+    s.test = name;
+  } catch (...) {
+    complain(s, "recording in " + s.path, ENOMEM);
+  }
+}
+
+void run_file_count_checked() {
+  if (!run_file_is_open()) return;
+  RunFileState& s = state();
+  UntracedScope untraced;
+  Locked lock(s);
+  if (!lock.usable()) return;
+  try {
+    note_checked(s, s.test);
+  } catch (...) {
+    complain(s, "recording in " + s.path, ENOMEM);
+  }
 }
 
 void run_file_add_failure(const std::string& file, int line, const Report& report) {
@@ -138,15 +185,19 @@ void run_file_add_failure(const std::string& file, int line, const Report& repor
   RunFileState& s = state();
   UntracedScope untraced;
   Locked lock(s);
-  if (s.dir.empty()) return;
-  RunFailure failure{s.test.empty() ? std::string("(outside any test)") : s.test, file, line, report};
-  if (failure.file.empty() && !report.sites.empty() && !report.sites[0].traceback.empty() &&
-      report.sites[0].traceback.attribution_frame().has_source()) {
-    failure.file = report.sites[0].traceback.attribution_frame().filename;
-    failure.line = report.sites[0].traceback.attribution_frame().lineno;
+  if (!lock.usable()) return;
+  try {
+    RunFailure failure{s.test.empty() ? std::string("(outside any test)") : s.test, file, line, report};
+    if (failure.file.empty() && !report.sites.empty() && !report.sites[0].traceback.empty() &&
+        report.sites[0].traceback.attribution_frame().has_source()) {
+      failure.file = report.sites[0].traceback.attribution_frame().filename;
+      failure.line = report.sites[0].traceback.attribution_frame().lineno;
+    }
+    note_checked(s, failure.test);  // a failing test counts as checked, even one opted out
+    write_all(s, unwritten_checked_line(s) + run_failure_line(failure));
+  } catch (...) {
+    complain(s, "recording in " + s.path, ENOMEM);
   }
-  s.run.failures.push_back(std::move(failure));
-  write_locked(s);
 }
 
 void run_file_finish() {
@@ -154,9 +205,15 @@ void run_file_finish() {
   RunFileState& s = state();
   UntracedScope untraced;
   Locked lock(s);
-  if (s.dir.empty()) return;
-  s.run.complete = true;
-  write_locked(s);
+  if (!lock.usable()) return;
+  try {
+    write_all(s, unwritten_checked_line(s) + run_complete_line());
+  } catch (...) {
+    complain(s, "recording in " + s.path, ENOMEM);
+  }
+  // Nothing follows the line that says the run is complete.
+  if (s.fd >= 0) ::close(s.fd);
+  s.fd = -1;
 }
 
 }  // namespace leakguard::detail

@@ -228,3 +228,13 @@ TEST_CASE("a joined thread drops a block", "[small]") {
   std::thread([] { keep(new std::vector<int>(30)); }).join();
 }
 
+
+// Statement assertions that fail inside a section and in a case opted out by tag: the run file
+// records each under its own name (tests/cli).
+TEST_CASE("a statement leaks in a section", "[runfile]") {
+  SECTION("inner") { CHECK_NO_LEAK({ char* lost = new char[220 * 1024]; keep(lost); }); }
+}
+
+TEST_CASE("a statement leaks in an opted-out case", "[runfile][noleakcheck]") {
+  CHECK_NO_LEAK({ char* lost = new char[230 * 1024]; keep(lost); });
+}

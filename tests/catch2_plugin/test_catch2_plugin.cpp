@@ -303,7 +303,9 @@ TEST(Catch2Plugin, ListingPrintsTheNamesOnly) {
                                           "a first-use cache grows once",
                                           "runs are told apart by their sections",
                                           "a small object leaks",
-                                          "a joined thread drops a block"};
+                                          "a joined thread drops a block",
+                                          "a statement leaks in a section",
+                                          "a statement leaks in an opted-out case"};
   std::string expected;
   for (const std::string& name : names) expected += name + "\n";
   EXPECT_EQ(run.exit_code, list_exit(static_cast<int>(names.size())));

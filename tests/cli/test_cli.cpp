@@ -29,10 +29,15 @@ std::string fresh_dir(const std::string& name) {
   return dir;
 }
 
+// None of the caller's settings reach the samples.
+constexpr const char* kCleanEnv =
+    "env -u LEAKGUARD_START -u LEAKGUARD_MODE -u LEAKGUARD_REPEAT -u LEAKGUARD_SKIP -u LEAKGUARD_NET_BUDGET "
+    "-u LEAKGUARD_PEAK_BUDGET -u LEAKGUARD_SUPPRESSIONS -u LEAKGUARD_REPORT_DIR -u GTEST_OUTPUT";
+
 // One sample test in a process of its own, as ctest runs a discovered test.
 lgtest::CommandRun run_sample_test(const std::string& filter, const std::string& env) {
-  return lgtest::run_command("env -u LEAKGUARD_START -u LEAKGUARD_MODE " + env + " " + LEAKGUARD_SAMPLE_TESTS +
-                             " --gtest_filter=" + filter + " 2>&1");
+  return lgtest::run_command(std::string(kCleanEnv) + " " + env + " " + LEAKGUARD_SAMPLE_TESTS + " --gtest_filter=" +
+                             filter + " 2>&1");
 }
 
 // stdout and stderr apart: reports go to stdout, problems to stderr.
@@ -56,7 +61,7 @@ CliRun cli(const std::string& args) {
 }
 
 std::size_t files_in(const std::string& dir) {
-  const auto ls = lgtest::run_command("ls '" + dir + "' | grep -c '\\.leakguard\\.json$'");
+  const auto ls = lgtest::run_command("ls '" + dir + "' | grep -c '\\.leakguard\\.jsonl$'");
   return static_cast<std::size_t>(std::atoi(ls.output.c_str()));
 }
 
@@ -117,7 +122,7 @@ TEST(Cli, APassingRunMergesToNoFailure) {
 
 TEST(Cli, ReportModeRecordsWhatWouldFail) {
   const std::string dir = fresh_dir("report_mode");
-  const auto run = lgtest::run_command("env -u LEAKGUARD_START LEAKGUARD_MODE=report LEAKGUARD_REPORT_DIR=" + dir + " " +
+  const auto run = lgtest::run_command(std::string(kCleanEnv) + " LEAKGUARD_MODE=report LEAKGUARD_REPORT_DIR=" + dir + " " +
                                        LEAKGUARD_SAMPLE_TESTS + " --gtest_filter=Sample.LeaksABuffer:Sample.CleansUp 2>&1");
   EXPECT_EQ(run.exit_code, 0) << "report mode passes\n" << run.output;
   const CliRun merged = cli("merge " + dir);
@@ -131,15 +136,21 @@ TEST(Cli, ABadRunFileIsNamedAndTheOthersAreStillMerged) {
   const std::string dir = fresh_dir("bad");
   EXPECT_EQ(run_sample_test("Sample.LeaksABuffer", "LEAKGUARD_REPORT_DIR=" + dir).exit_code, 1);
   ASSERT_EQ(files_in(dir), 1u);
-  std::ofstream(dir + "/broken.leakguard.json") << "{\"leakguard_run\": 1, \"program\": ";
-  std::ofstream(dir + "/foreign.leakguard.json") << "{\"something\": 1}";
-  const CliRun merged = cli("merge " + dir + " " + dir + "/missing.leakguard.json");
+  std::ofstream(dir + "/broken.leakguard.jsonl") << "{\"leakguard_run\": 1, \"program\": ";
+  std::ofstream(dir + "/foreign.leakguard.jsonl") << "{\"something\": 1}\n";
+  lgtest::run_command("mkdir '" + dir + "/sub.leakguard.jsonl'");
+  const CliRun merged = cli("merge " + dir + " " + dir + "/missing.leakguard.jsonl");
   EXPECT_EQ(merged.exit_code, 2) << "bad input: exit 2\n" << merged.out << merged.err;
-  EXPECT_TRUE(contains(merged.err, "leakguard: report '" + dir + "/broken.leakguard.json': not JSON: ")) << merged.err;
-  EXPECT_TRUE(contains(merged.err, "leakguard: report '" + dir +
-                                       "/foreign.leakguard.json': not a leakguard run file (no \"leakguard_run\" key); skipped\n"))
+  EXPECT_TRUE(contains(merged.err, "leakguard: report '" + dir + "/broken.leakguard.jsonl': line 1: not JSON: "))
       << merged.err;
-  EXPECT_TRUE(contains(merged.err, "leakguard: cannot read run file '" + dir + "/missing.leakguard.json'\n")) << merged.err;
+  EXPECT_TRUE(contains(merged.err, "leakguard: report '" + dir +
+                                       "/foreign.leakguard.jsonl': not a leakguard run file (line 1 has no \"leakguard_run\" key); skipped\n"))
+      << merged.err;
+  EXPECT_TRUE(contains(merged.err, "leakguard: cannot read run file '" + dir +
+                                       "/missing.leakguard.jsonl': No such file or directory\n"))
+      << merged.err;
+  EXPECT_TRUE(contains(merged.err, "leakguard: cannot read run file '" + dir + "/sub.leakguard.jsonl': is a directory\n"))
+      << merged.err;
   // Nothing readable is lost.
   EXPECT_TRUE(contains(merged.out, "leakguard: 1 test failed of 1 checked, in 1 test run\n")) << merged.out;
   EXPECT_TRUE(contains(merged.out, "sample_tests: Sample.LeaksABuffer (")) << merged.out;
@@ -147,7 +158,7 @@ TEST(Cli, ABadRunFileIsNamedAndTheOthersAreStillMerged) {
   const std::string empty = fresh_dir("empty");
   const CliRun none = cli("merge " + empty);
   EXPECT_EQ(none.exit_code, 2);
-  EXPECT_EQ(none.err, "leakguard: no run files (*.leakguard.json) in '" + empty +
+  EXPECT_EQ(none.err, "leakguard: no run files (*.leakguard.jsonl) in '" + empty +
                           "': were the tests run with LEAKGUARD_REPORT_DIR=" + empty + "?\n");
   const CliRun usage = cli("merge");
   EXPECT_EQ(usage.exit_code, 2);
@@ -160,10 +171,10 @@ TEST(Cli, ARunThatCrashesKeepsWhatItFoundBeforeTheCrash) {
   const auto run = run_sample_test("Sample.LeaksABuffer:Crash.AbortsTheRun", "LG_SAMPLE_CRASH=1 LEAKGUARD_REPORT_DIR=" + dir);
   EXPECT_NE(run.exit_code, 0) << run.output;
   ASSERT_EQ(files_in(dir), 1u) << run.output;
-  const std::string file = lgtest::run_command("ls " + dir + "/*.leakguard.json").output;
-  const nlohmann::json doc = nlohmann::json::parse(lgtest::run_command("cat " + file).output);
-  EXPECT_EQ(doc["complete"], false);
-  EXPECT_EQ(doc["failures"].size(), 1u);
+  const std::string content = lgtest::run_command("cat " + dir + "/*.leakguard.jsonl").output;
+  EXPECT_EQ(lgtest::count(content, "\n"), 3u) << "header, checked, failure; no complete line:\n" << content;
+  EXPECT_TRUE(contains(content, "{\"checked\":[\"Sample.LeaksABuffer\"]}\n")) << content;
+  EXPECT_FALSE(contains(content, "complete")) << content;
   const CliRun merged = cli("merge " + dir);
   EXPECT_EQ(merged.exit_code, 1) << merged.err;
   EXPECT_TRUE(contains(merged.out, "leakguard: 1 test failed of 1 checked, in 1 test run (1 run did not reach its "
@@ -177,6 +188,11 @@ TEST(Cli, TheReportDirFlagAndAnUnusableDirectory) {
   const auto flagged = run_sample_test("Sample.LeaksABuffer --leakguard_report_dir=" + dir + "/runs", "");
   EXPECT_EQ(flagged.exit_code, 1) << flagged.output;
   EXPECT_EQ(files_in(dir + "/runs"), 1u) << "the directory is created";
+  // A relative directory is made absolute at the start: a test that changes directory writes on.
+  const auto relative = lgtest::run_command("cd '" + dir + "' && " + kCleanEnv + " LEAKGUARD_REPORT_DIR=rel " +
+                                            LEAKGUARD_SAMPLE_TESTS + " --gtest_filter=Sample.CleansUp 2>&1");
+  EXPECT_EQ(relative.exit_code, 0) << relative.output;
+  EXPECT_EQ(files_in(dir + "/rel"), 1u);
   // A regular file where the directory should be: said once, and the tests run as before.
   std::ofstream(dir + "/plain") << "x";
   const auto bad = run_sample_test("Sample.CleansUp:Sample.LeaksABuffer", "LEAKGUARD_REPORT_DIR=" + dir + "/plain");
@@ -187,10 +203,87 @@ TEST(Cli, TheReportDirFlagAndAnUnusableDirectory) {
   lgtest::run_command("rm -rf '" + dir + "'");
 }
 
+TEST(Cli, RepeatedRunsAndTwoFindingsOfOneLeakAreNotAddedUp) {
+  const std::string dir = fresh_dir("repeat");
+  const auto run = run_sample_test("Sample.LeaksABuffer:Sample.CleansUp --gtest_repeat=3",
+                                   "LEAKGUARD_NET_BUDGET=100 LEAKGUARD_REPORT_DIR=" + dir);
+  EXPECT_EQ(run.exit_code, 1) << run.output;
+  const CliRun merged = cli("merge --format json " + dir);
+  const nlohmann::json doc = nlohmann::json::parse(merged.out);
+  EXPECT_EQ(doc["tests_checked"], 2) << "each test once, however many times it ran";
+  EXPECT_EQ(doc["failed_tests"].size(), 1u);
+  ASSERT_EQ(doc["sites"].size(), 1u);
+  EXPECT_EQ(doc["sites"][0]["size_diff"], 256 * 1024) << "one leak, found as a leak and over the budget, 3 times";
+  EXPECT_GE(doc["failures"].size(), 6u) << "a leak and a budget failure in each of the 3 runs";
+  lgtest::run_command("rm -rf '" + dir + "'");
+}
+
+TEST(Cli, DeathTestChildrenWriteNoRunOfTheirOwn) {
+  for (const char* style : {"fast", "threadsafe"}) {
+    const std::string dir = fresh_dir(std::string("death_") + style);
+    const auto run = run_sample_test(std::string("Edge.DiesInAChildThatLeaks --gtest_death_test_style=") + style,
+                                     "LEAKGUARD_REPORT_DIR=" + dir);
+    EXPECT_EQ(run.exit_code, 0) << style << "\n" << run.output;
+    EXPECT_EQ(files_in(dir), 1u) << style;
+    const CliRun merged = cli("merge " + dir);
+    EXPECT_EQ(merged.exit_code, 0) << style << "\n" << merged.out << merged.err;
+    EXPECT_EQ(merged.out, "leakguard: no test failed of 1 checked, in 1 test run\n") << style;
+    lgtest::run_command("rm -rf '" + dir + "'");
+  }
+}
+
+TEST(Cli, AProgramWhosePathIsNotUtf8StillReportsAndRecords) {
+  const std::string dir = fresh_dir("utf8");
+  const std::string odd = dir + "/caf\xe9";
+  lgtest::run_command("mkdir -p '" + odd + "' && cp " + std::string(LEAKGUARD_SAMPLE_TESTS) + " '" + odd + "/'");
+  const auto run = lgtest::run_command(std::string(kCleanEnv) + " LEAKGUARD_REPORT_DIR=" + dir + "/runs '" + odd +
+                                       "/sample_tests' --gtest_filter=Sample.LeaksABuffer:Sample.CleansUp 2>&1");
+  EXPECT_EQ(run.exit_code, 1) << run.output;
+  EXPECT_TRUE(contains(run.output, "leakguard: leak: +256.0 KiB in +1 block\n")) << run.output;
+  EXPECT_TRUE(contains(run.output, "[  PASSED  ] 1 test.")) << "the run went on\n" << run.output;
+  const CliRun merged = cli("merge " + dir + "/runs");
+  EXPECT_EQ(merged.exit_code, 1) << merged.err;
+  EXPECT_TRUE(contains(merged.out, "leakguard: 1 test failed of 2 checked, in 1 test run\n")) << merged.out;
+  lgtest::run_command("rm -rf '" + dir + "'");
+}
+
+TEST(Cli, ARunFileCutShortIsNamedAndItsWholeLinesMerged) {
+  const std::string dir = fresh_dir("cut");
+  EXPECT_EQ(run_sample_test("Sample.LeaksABuffer:Sample.LeaksASmallObject", "LEAKGUARD_REPORT_DIR=" + dir).exit_code, 1);
+  const std::string file = lgtest::run_command("ls " + dir + "/*.leakguard.jsonl | tr -d '\\n'").output;
+  // Without its complete line and half of the second failure's, as if the process died writing it.
+  // Lines: the header, then for each failing test its "checked" line and its failure.
+  lgtest::run_command("head -n 4 '" + file + "' > " + dir + "/x && tail -n +5 '" + file +
+                      "' | head -n 1 | head -c 100 >> " + dir + "/x && mv " + dir + "/x '" + file + "'");
+  const CliRun merged = cli("merge " + dir);
+  EXPECT_EQ(merged.exit_code, 2) << merged.out << merged.err;
+  EXPECT_EQ(merged.err, "leakguard: report '" + file +
+                            "': line 5 is cut short (its process ended while writing it); the lines before it are merged\n");
+  EXPECT_TRUE(contains(merged.out, "leakguard: 1 test failed of 2 checked, in 1 test run (1 run did not reach its end")) << merged.out;
+  EXPECT_TRUE(contains(merged.out, "sample_tests: Sample.LeaksABuffer (")) << merged.out;
+  lgtest::run_command("rm -rf '" + dir + "'");
+}
+
+#ifdef LEAKGUARD_CATCH2_SAMPLE
+TEST(Cli, Catch2StatementFailuresAreNamedByCaseAndSection) {
+  const std::string dir = fresh_dir("catch2_names");
+  const auto run = lgtest::run_command(std::string(kCleanEnv) + " LEAKGUARD_REPORT_DIR=" + dir + " " +
+                                       LEAKGUARD_CATCH2_SAMPLE + " '[runfile]' 2>&1");
+  EXPECT_NE(run.exit_code, 0) << run.output;
+  const CliRun merged = cli("merge --format json " + dir);
+  const nlohmann::json doc = nlohmann::json::parse(merged.out);
+  const std::set<std::string> failed(doc["failed_tests"].begin(), doc["failed_tests"].end());
+  EXPECT_EQ(failed, (std::set<std::string>{"catch2_sample: a statement leaks in a section (section \"inner\")",
+                                           "catch2_sample: a statement leaks in an opted-out case"}))
+      << merged.out;
+  lgtest::run_command("rm -rf '" + dir + "'");
+}
+#endif
+
 #ifdef LEAKGUARD_CATCH2_SAMPLE
 TEST(Cli, Catch2RunFilesNameTheTestCaseAndSection) {
   const std::string dir = fresh_dir("catch2");
-  const auto run = lgtest::run_command("env -u LEAKGUARD_START -u LEAKGUARD_MODE LEAKGUARD_REPORT_DIR=" + dir + " " +
+  const auto run = lgtest::run_command(std::string(kCleanEnv) + " LEAKGUARD_REPORT_DIR=" + dir + " " +
                                        LEAKGUARD_CATCH2_SAMPLE + " 'a section leaks' 2>&1");
   EXPECT_NE(run.exit_code, 0) << run.output;
   const CliRun merged = cli("merge " + dir);
@@ -238,6 +331,10 @@ TEST(Cli, StatsAndDiffReadSnapshotFilesOfAnotherProcess) {
   EXPECT_EQ(cut.exit_code, 2);
   EXPECT_TRUE(contains(cut.err, dir + "/cut.snap")) << cut.err;
   EXPECT_EQ(cut.out, "");
+  const CliRun on_dir = cli("stats " + dir);
+  EXPECT_EQ(on_dir.exit_code, 2);
+  EXPECT_EQ(on_dir.err, "leakguard: snapshot '" + dir + "': is a directory\n");
+  EXPECT_EQ(cli("diff " + dir + " " + dir + "/a.snap").exit_code, 2);
   const CliRun badkey = cli("stats " + dir + "/a.snap --key size");
   EXPECT_EQ(badkey.exit_code, 2);
   EXPECT_TRUE(contains(badkey.err, "--key")) << badkey.err;
@@ -262,6 +359,7 @@ TEST(Cli, ShowPrintsAReportFile) {
   EXPECT_EQ(shown.out, "leakguard: leak: +64 B in +1 block\n  +64 B +1 block  /src/widget.cpp:12\n"
                        "      at make_widget() /src/widget.cpp:12\n");
   EXPECT_EQ(cli("show --format collapsed " + dir + "/r.json").out, "make_widget() 64\n");
+  EXPECT_EQ(cli("show " + dir).err, "leakguard: cannot read report file '" + dir + "': is a directory\n");
   std::ofstream(dir + "/bad.json") << "[1, 2]";
   const CliRun bad = cli("show " + dir + "/bad.json");
   EXPECT_EQ(bad.exit_code, 2);

@@ -1,0 +1,105 @@
+// The run file's format (run_report.hpp): JSON Lines, one object a line, so that the writer only
+// ever appends and a crash costs at most the line being written.
+#include "report/run_file_format.hpp"
+
+#include <climits>
+
+#include "core/tracer.hpp"
+#include "report/json_report.hpp"
+
+namespace leakguard {
+namespace {
+constexpr int kRunSchemaVersion = 1;
+}  // namespace
+
+namespace detail {
+
+std::string run_header_line(const std::string& program, std::int64_t pid) {
+  return dump_text({{"leakguard_run", kRunSchemaVersion}, {"program", program}, {"pid", pid}}, -1) + "\n";
+}
+
+std::string run_checked_line(const std::vector<std::string>& tests) {
+  return dump_text({{"checked", tests}}, -1) + "\n";
+}
+
+std::string run_failure_line(const RunFailure& failure) {
+  return dump_text({{"failure", failure_json(failure)}}, -1) + "\n";
+}
+
+std::string run_complete_line() { return "{\"complete\":true}\n"; }
+
+}  // namespace detail
+
+std::string to_run_file(const RunReport& run) {
+  detail::UntracedScope untraced;
+  std::string text = detail::run_header_line(run.program, run.pid);
+  if (!run.tests_checked.empty()) text += detail::run_checked_line(run.tests_checked);
+  for (const RunFailure& f : run.failures) text += detail::run_failure_line(f);
+  if (run.complete) text += detail::run_complete_line();
+  return text;
+}
+
+RunReport run_report_from_file(const std::string& text, const std::string& source) {
+  using namespace detail;
+  UntracedScope untraced;
+  RunReport run;
+  std::size_t begin = 0;
+  int line = 0;
+  bool complete_seen = false;
+  while (begin < text.size()) {
+    std::size_t end = text.find('\n', begin);
+    if (end == std::string::npos) end = text.size();
+    const std::string one = text.substr(begin, end - begin);
+    begin = end + 1;
+    ++line;
+    const std::string at = "line " + std::to_string(line);
+    if (one.empty()) bad_json(source, at + " is empty");
+    nlohmann::json doc;
+    try {
+      doc = nlohmann::json::parse(one);
+    } catch (const nlohmann::json::parse_error& e) {
+      // The writer appends whole lines ending in '\n': a last line without one was cut short by
+      // the end of its process, and everything before it stands.
+      if (end == text.size() && line > 1) {
+        run.cut_short_line = line;
+        break;
+      }
+      bad_json(source, at + ": not JSON: " + e.what());
+    }
+    if (!doc.is_object() || doc.size() == 0) bad_json(source, at + " is not a JSON object with members");
+    if (line == 1) {
+      if (!doc.contains("leakguard_run")) bad_json(source, "not a leakguard run file (line 1 has no \"leakguard_run\" key)");
+      const int version = member(doc, "leakguard_run", is_int, "an integer", at, source).get<int>();
+      if (version != kRunSchemaVersion) {
+        bad_json(source, "run file schema version " + std::to_string(version) + "; this leakguard reads version " +
+                             std::to_string(kRunSchemaVersion));
+      }
+      run.program = member(doc, "program", is_string, "a string", at, source).get<std::string>();
+      run.pid = int_member(doc, "pid", 0, INT64_MAX, at, source);
+      continue;
+    }
+    if (complete_seen) bad_json(source, at + " follows the line that says the run is complete");
+    if (doc.contains("checked")) {
+      const nlohmann::json& names = member(doc, "checked", is_array, "an array", at, source);
+      for (std::size_t i = 0; i < names.size(); ++i) {
+        if (!names[i].is_string()) {
+          bad_json(source, at + ": checked[" + std::to_string(i) + "] is " + names[i].type_name() + ", expected a string");
+        }
+        run.tests_checked.push_back(names[i].get<std::string>());
+      }
+    } else if (doc.contains("failure")) {
+      run.failures.push_back(failure_from_json(doc["failure"], at + ": failure", source));
+    } else if (doc.contains("complete")) {
+      if (!member(doc, "complete", is_bool, "true", at, source).get<bool>()) {
+        bad_json(source, at + ": complete is false; a run that has not ended has no such line");
+      }
+      run.complete = complete_seen = true;
+    } else {
+      bad_json(source, at + " has none of \"checked\", \"failure\" or \"complete\"");
+    }
+  }
+  if (line == 0) bad_json(source, "empty file: not a leakguard run file");
+  return run;
+}
+
+}  // namespace leakguard
