@@ -3,9 +3,10 @@
 //
 // Set LEAKGUARD_REPORT_DIR=<dir> (or --leakguard_report_dir=<dir> for GoogleTest) and every test
 // process with the GoogleTest or Catch2 plugin writes <dir>/<program>-<pid>.leakguard.jsonl: the
-// tests it checked and each failure with its report. The file is created when the run starts and
+// tests it checked and each failure with its report. The file is created at the first test and
 // appended to at each failure (so a run that crashes keeps what it found, and shows as not
-// complete) and at the run's end. Then
+// complete), every 32 passing tests, and at the run's end. A run that checks no test (one that
+// lists its tests for discovery) writes none, nor does a fork child or a death test's child. Then
 //   leakguard merge <dir>
 // prints every failing test of the run and the allocation sites they share (leakguard --help).
 #pragma once

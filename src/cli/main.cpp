@@ -123,7 +123,7 @@ int merge(const std::vector<std::string>& paths, const std::string& format) {
       continue;
     }
     if (runs.back().cut_short_line > 0) {
-      say("leakguard: report '" + f + "': line " + std::to_string(runs.back().cut_short_line) +
+      say("leakguard: run file '" + f + "': line " + std::to_string(runs.back().cut_short_line) +
           " is cut short (its process ended while writing it); the lines before it are merged");
       bad_input = true;
     }

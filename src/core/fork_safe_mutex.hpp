@@ -1,4 +1,5 @@
-// The lock of the tracer's report-side caches (symbolizer, source lines, attribution rule).
+// A lock of state off the allocation path: the report-side caches (symbolizer, source lines,
+// attribution rule) and the run file.
 // fork() copies a mutex as it is, so a child can inherit it locked by a thread that does not exist
 // there, and its next snapshot would wait forever. Every ForkSafeMutex is handed back unlocked in
 // the child; the state it guarded may have been half-updated, so its owner asks

@@ -10,7 +10,7 @@
 
 namespace leakguard {
 namespace {
-constexpr int kSchemaVersion = 1;
+constexpr std::int64_t kSchemaVersion = 1;
 constexpr int kMergedSchemaVersion = 1;
 }  // namespace
 
@@ -86,31 +86,28 @@ Report report_from_json_value(const nlohmann::json& doc, const std::string& at, 
     bad_json(source, (at == "the report" ? std::string("not a leakguard report") : at + " is not a leakguard report") +
                          " (no \"leakguard_report\" key)");
   }
-  const int version = member(doc, "leakguard_report", is_int, "an integer", at, source).get<int>();
+  const std::int64_t version = int_member(doc, "leakguard_report", 0, INT_MAX, at, source);
   if (version != kSchemaVersion) {
     bad_json(source, "schema version " + std::to_string(version) + "; this leakguard reads version " +
                     std::to_string(kSchemaVersion));
   }
   Report report;
   report.what = member(doc, "what", is_string, "a string", at, source).get<std::string>();
-  report.total_bytes = member(doc, "total_bytes", is_int, "an integer", at, source).get<std::int64_t>();
-  report.total_blocks = member(doc, "total_blocks", is_int, "an integer", at, source).get<std::int64_t>();
+  report.total_bytes = int_member(doc, "total_bytes", INT64_MIN, INT64_MAX, at, source);
+  report.total_blocks = int_member(doc, "total_blocks", INT64_MIN, INT64_MAX, at, source);
   const nlohmann::json& budget = member(
       doc, "budget", [](const nlohmann::json& j) { return j.is_null() || j.is_number_integer(); },
       "an integer or null", at, source);
-  if (!budget.is_null()) report.budget = budget.get<std::int64_t>();
+  if (!budget.is_null()) report.budget = int_member(doc, "budget", 0, INT64_MAX, at, source);
   const nlohmann::json& sites = member(doc, "sites", is_array, "an array", at, source);
   for (std::size_t i = 0; i < sites.size(); ++i) {
     const std::string where = prefix + "sites[" + std::to_string(i) + "]";
     if (!sites[i].is_object()) bad_json(source, where + " is " + sites[i].type_name() + ", expected an object");
     ReportSite site;
-    site.size_diff = member(sites[i], "size_diff", is_int, "an integer", where, source).get<std::int64_t>();
-    site.count_diff = member(sites[i], "count_diff", is_int, "an integer", where, source).get<std::int64_t>();
-    const auto& size = member(sites[i], "size", is_int, "an integer", where, source);
-    const auto& count = member(sites[i], "count", is_int, "an integer", where, source);
-    if (size.get<std::int64_t>() < 0 || count.get<std::int64_t>() < 0) bad_json(source, where + " has a negative size or count");
-    site.size = size.get<std::size_t>();
-    site.count = count.get<std::size_t>();
+    site.size_diff = int_member(sites[i], "size_diff", INT64_MIN, INT64_MAX, where, source);
+    site.count_diff = int_member(sites[i], "count_diff", INT64_MIN, INT64_MAX, where, source);
+    site.size = static_cast<std::size_t>(int_member(sites[i], "size", 0, INT64_MAX, where, source));
+    site.count = static_cast<std::size_t>(int_member(sites[i], "count", 0, INT64_MAX, where, source));
     const nlohmann::json& frames = member(sites[i], "frames", is_array, "an array", where, source);
     std::vector<Frame> parsed;
     for (std::size_t k = 0; k < frames.size(); ++k) {
@@ -121,7 +118,7 @@ Report report_from_json_value(const nlohmann::json& doc, const std::string& at, 
       f.filename = member(frames[k], "file", is_string, "a string", fwhere, source).get<std::string>();
       f.lineno = static_cast<int>(int_member(frames[k], "line", 0, INT_MAX, fwhere, source));
       f.module = member(frames[k], "module", is_string, "a string", fwhere, source).get<std::string>();
-      f.module_offset = member(frames[k], "offset", is_int, "an integer", fwhere, source).get<std::uintptr_t>();
+      f.module_offset = static_cast<std::uintptr_t>(int_member(frames[k], "offset", 0, INT64_MAX, fwhere, source));
       f.inlined = member(frames[k], "inlined", is_bool, "true or false", fwhere, source).get<bool>();
       parsed.push_back(std::move(f));
     }

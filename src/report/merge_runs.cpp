@@ -1,6 +1,7 @@
 // The run files of a whole test run, merged (run_report.hpp): the failing tests and the allocation
 // sites they share.
 #include <algorithm>
+#include <cstdint>
 #include <map>
 #include <set>
 #include <tuple>
@@ -18,13 +19,13 @@ std::string program_name(const std::string& path) {
 
 // Two builds of one source give the same line different module offsets, and one test binary's
 // site is another's: the key is what a reader calls the place.
-using SiteKey = std::tuple<std::string, int, std::string>;
+using SiteKey = std::tuple<std::string, std::uint64_t, std::string>;
 
 SiteKey key_of(const Traceback& tb) {
   if (tb.empty()) return {"", 0, ""};
   const Frame& at = tb.attribution_frame();
-  if (at.has_source()) return {at.filename, at.lineno, at.function};
-  return {at.module, static_cast<int>(at.module_offset), at.function};
+  if (at.has_source()) return {at.filename, static_cast<std::uint64_t>(at.lineno), at.function};
+  return {at.module, at.module_offset, at.function};
 }
 
 }  // namespace

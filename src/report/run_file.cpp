@@ -26,7 +26,9 @@ constexpr const char* kSuffix = ".leakguard.jsonl";
 
 struct RunFileState {
   ForkSafeMutex mutex;
-  int fd = -1;           // -1 while closed
+  std::string dir;       // absolute; "" until run_file_open
+  int fd = -1;           // -1 until the first test, and after the run's end
+  bool finished = false;
   bool failed = false;   // an open or write failed: said once on stderr, not tried again
   pid_t owner = 0;       // the process the file is for; a fork child records nothing
   std::string path;
@@ -35,8 +37,8 @@ struct RunFileState {
   std::vector<std::string> unwritten;  // of those, the ones no "checked" line names yet
 };
 
-// Set once the file is open: until then every call returns at once, so a process without a run
-// file pays one load per test.
+// Set once a directory is known: until then every call returns at once, so a process without a
+// run file pays one load per test.
 std::atomic<bool> g_open{false};
 
 RunFileState& state() {
@@ -49,12 +51,13 @@ RunFileState& state() {
 
 // The lock, for the process the file is for. A fork child (a death test's, a test's own) shares
 // the parent's descriptor: what it wrote would interleave with the parent's lines, and its
-// findings are the parent's test's business, so it writes nothing.
+// findings are the parent's test's business, so it writes nothing. getpid(), not the tracer's
+// remembered pid: a child of a raw clone() runs no fork handler.
 class Locked {
  public:
   explicit Locked(RunFileState& s) : s_(s) {
-    s.mutex.lock_and_check_fork();
-    usable_ = s.fd >= 0 && s.owner == process_id();
+    s.mutex.lock_and_check_fork();  // a child writes nothing, so what a fork broke does not matter
+    usable_ = !s.dir.empty() && !s.failed && !s.finished && s.owner == ::getpid();
   }
   ~Locked() { s_.mutex.unlock(); }
   Locked(const Locked&) = delete;
@@ -77,23 +80,51 @@ std::string base_name(const std::string& path) {
   return slash == std::string::npos ? path : path.substr(slash + 1);
 }
 
+// Said once; the tests run on without the file (what it already holds stays, a whole line each).
 void complain(RunFileState& s, const std::string& what, int error) {
   if (!s.failed) {
-    std::fprintf(stderr, "leakguard: LEAKGUARD_REPORT_DIR: %s: %s; no run file is written\n", what.c_str(),
-                 std::strerror(error));
+    std::fprintf(stderr, "leakguard: run file: %s: %s; %s\n", what.c_str(), std::strerror(error),
+                 s.fd >= 0 ? "the file ends here" : "no run file is written");
   }
   s.failed = true;
   if (s.fd >= 0) ::close(s.fd);
   s.fd = -1;
 }
 
-void write_all(RunFileState& s, const std::string& text) {
+bool write_all(RunFileState& s, const std::string& text) {
   for (std::size_t done = 0; done < text.size();) {
     const ssize_t n = ::write(s.fd, text.data() + done, text.size() - done);
     if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return complain(s, "writing " + s.path, n < 0 ? errno : EIO);
+    if (n <= 0) {
+      complain(s, "writing " + s.path, n < 0 ? errno : EIO);
+      return false;
+    }
     done += static_cast<std::size_t>(n);
   }
+  return true;
+}
+
+// Created at the first test, not at start-up: a run that only lists its tests (test discovery)
+// leaves no file that would read as a run that never finished.
+bool ensure_created(RunFileState& s) {
+  if (s.fd >= 0) return true;
+  const std::string program = executable_path();
+  const std::string stem = s.dir + "/" + base_name(program) + "-" + std::to_string(s.owner);
+  // A name of its own even when a pid comes round again (pid namespaces, long-lived CI hosts).
+  for (int n = 1; s.fd < 0 && n <= 100; ++n) {
+    s.path = stem + (n == 1 ? "" : "-" + std::to_string(n)) + kSuffix;
+    s.fd = ::open(s.path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC, 0666);
+    if (s.fd < 0 && errno != EEXIST) break;
+  }
+  if (s.fd < 0) {
+    complain(s, "creating " + s.path, errno);
+    return false;
+  }
+  if (!write_all(s, run_header_line(program, s.owner))) {
+    ::unlink(s.path.c_str());  // a file without its first line is no run file
+    return false;
+  }
+  return true;
 }
 
 std::string unwritten_checked_line(RunFileState& s) {
@@ -103,8 +134,14 @@ std::string unwritten_checked_line(RunFileState& s) {
   return line;
 }
 
+// Names of passing tests go out in batches: a line per test would cost a write() per test. A crash
+// loses at most the names of the tests checked since the last line.
+constexpr std::size_t kCheckedBatch = 32;
+
 void note_checked(RunFileState& s, const std::string& test) {
-  if (s.checked.insert(test).second) s.unwritten.push_back(test);
+  if (!s.checked.insert(test).second) return;
+  s.unwritten.push_back(test);
+  if (s.unwritten.size() >= kCheckedBatch && ensure_created(s)) write_all(s, unwritten_checked_line(s));
 }
 
 }  // namespace
@@ -114,11 +151,12 @@ void run_file_open(const std::string& dir) {
   RunFileState& s = state();
   UntracedScope untraced;
   s.mutex.lock();
-  if (s.fd < 0 && !s.failed) {
+  if (s.dir.empty() && !s.failed) {
     try {
-      // Absolute: a test that changes directory must not scatter its later lines elsewhere.
+      // Made now, and absolute: a problem is said before the tests run, and a test that changes
+      // directory does not move the file.
       if (::mkdir(dir.c_str(), 0777) != 0 && errno != EEXIST) {
-        complain(s, "creating " + dir, errno);
+        complain(s, "creating directory " + dir, errno);
       } else if (char* real = ::realpath(dir.c_str(), nullptr); real == nullptr) {
         complain(s, dir, errno);
       } else {
@@ -128,25 +166,13 @@ void run_file_open(const std::string& dir) {
         if (::stat(absolute.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
           complain(s, dir, ENOTDIR);
         } else {
-          const std::string program = executable_path();
-          const std::string stem = absolute + "/" + base_name(program) + "-" + std::to_string(process_id());
-          // A name of its own even when a pid comes round again (pid namespaces, long CI hosts).
-          for (int n = 1; s.fd < 0 && n <= 100; ++n) {
-            s.path = stem + (n == 1 ? "" : "-" + std::to_string(n)) + kSuffix;
-            s.fd = ::open(s.path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC, 0666);
-            if (s.fd < 0 && errno != EEXIST) break;
-          }
-          if (s.fd < 0) {
-            complain(s, "creating " + s.path, errno);
-          } else {
-            s.owner = process_id();
-            write_all(s, run_header_line(program, s.owner));
-            if (s.fd >= 0) g_open.store(true, std::memory_order_release);
-          }
+          s.dir = absolute;
+          s.owner = ::getpid();
+          g_open.store(true, std::memory_order_release);
         }
       }
     } catch (...) {
-      complain(s, "recording in " + dir, ENOMEM);
+      complain(s, "keeping a run file in " + dir, ENOMEM);
     }
   }
   s.mutex.unlock();
@@ -162,6 +188,7 @@ void run_file_begin_test(const std::string& name) {
   if (!lock.usable()) return;
   try {
     s.test = name;
+    if (!name.empty()) ensure_created(s);
   } catch (...) {
     complain(s, "recording in " + s.path, ENOMEM);
   }
@@ -194,7 +221,7 @@ void run_file_add_failure(const std::string& file, int line, const Report& repor
       failure.line = report.sites[0].traceback.attribution_frame().lineno;
     }
     note_checked(s, failure.test);  // a failing test counts as checked, even one opted out
-    write_all(s, unwritten_checked_line(s) + run_failure_line(failure));
+    if (ensure_created(s)) write_all(s, unwritten_checked_line(s) + run_failure_line(failure));
   } catch (...) {
     complain(s, "recording in " + s.path, ENOMEM);
   }
@@ -207,13 +234,17 @@ void run_file_finish() {
   Locked lock(s);
   if (!lock.usable()) return;
   try {
-    write_all(s, unwritten_checked_line(s) + run_complete_line());
+    // A run that checked no test (only listed them, or all were skipped) has nothing to say.
+    if (s.fd >= 0 || !s.checked.empty()) {
+      if (ensure_created(s)) write_all(s, unwritten_checked_line(s) + run_complete_line());
+    }
   } catch (...) {
     complain(s, "recording in " + s.path, ENOMEM);
   }
   // Nothing follows the line that says the run is complete.
   if (s.fd >= 0) ::close(s.fd);
   s.fd = -1;
+  s.finished = true;
 }
 
 }  // namespace leakguard::detail

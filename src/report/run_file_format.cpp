@@ -9,7 +9,7 @@
 
 namespace leakguard {
 namespace {
-constexpr int kRunSchemaVersion = 1;
+constexpr std::int64_t kRunSchemaVersion = 1;
 }  // namespace
 
 namespace detail {
@@ -39,9 +39,10 @@ std::string to_run_file(const RunReport& run) {
   return text;
 }
 
-RunReport run_report_from_file(const std::string& text, const std::string& source) {
+namespace {
+
+RunReport read_run_file(const std::string& text, const std::string& source) {
   using namespace detail;
-  UntracedScope untraced;
   RunReport run;
   std::size_t begin = 0;
   int line = 0;
@@ -64,12 +65,16 @@ RunReport run_report_from_file(const std::string& text, const std::string& sourc
         run.cut_short_line = line;
         break;
       }
-      bad_json(source, at + ": not JSON: " + e.what());
+      // nlohmann's own text counts lines within this one line; the column is what helps.
+      const std::string what = e.what();
+      const std::size_t colon = what.find(": ", what.find("column"));
+      bad_json(source, at + ", column " + std::to_string(e.byte) + ": not JSON: " +
+                           (colon == std::string::npos ? what : what.substr(colon + 2)));
     }
     if (!doc.is_object() || doc.size() == 0) bad_json(source, at + " is not a JSON object with members");
     if (line == 1) {
       if (!doc.contains("leakguard_run")) bad_json(source, "not a leakguard run file (line 1 has no \"leakguard_run\" key)");
-      const int version = member(doc, "leakguard_run", is_int, "an integer", at, source).get<int>();
+      const std::int64_t version = int_member(doc, "leakguard_run", 0, INT_MAX, at, source);
       if (version != kRunSchemaVersion) {
         bad_json(source, "run file schema version " + std::to_string(version) + "; this leakguard reads version " +
                              std::to_string(kRunSchemaVersion));
@@ -79,6 +84,7 @@ RunReport run_report_from_file(const std::string& text, const std::string& sourc
       continue;
     }
     if (complete_seen) bad_json(source, at + " follows the line that says the run is complete");
+    if (doc.size() != 1) bad_json(source, at + " has " + std::to_string(doc.size()) + " members; a line holds one");
     if (doc.contains("checked")) {
       const nlohmann::json& names = member(doc, "checked", is_array, "an array", at, source);
       for (std::size_t i = 0; i < names.size(); ++i) {
@@ -100,6 +106,21 @@ RunReport run_report_from_file(const std::string& text, const std::string& sourc
   }
   if (line == 0) bad_json(source, "empty file: not a leakguard run file");
   return run;
+}
+
+}  // namespace
+
+RunReport run_report_from_file(const std::string& text, const std::string& source) {
+  detail::UntracedScope untraced;
+  try {
+    return read_run_file(text, source);
+  } catch (const ReportError& e) {
+    // The readers shared with report files say "report"; this one is a run file.
+    std::string what = e.what();
+    const std::string report = "leakguard: report '";
+    if (what.compare(0, report.size(), report) == 0) what.replace(0, report.size(), "leakguard: run file '");
+    throw ReportError(what);
+  }
 }
 
 }  // namespace leakguard

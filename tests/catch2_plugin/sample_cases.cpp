@@ -5,6 +5,8 @@
 #include <malloc.h>
 
 #include <chrono>
+#include <csignal>
+#include <cstdlib>
 #include <cstdio>
 #include <iostream>
 #include <map>
@@ -237,4 +239,11 @@ TEST_CASE("a statement leaks in a section", "[runfile]") {
 
 TEST_CASE("a statement leaks in an opted-out case", "[runfile][noleakcheck]") {
   CHECK_NO_LEAK({ char* lost = new char[230 * 1024]; keep(lost); });
+}
+
+// A crash in the middle of the run, for the run file's test (tests/cli); passes unless
+// LG_SAMPLE_CRASH is set.
+TEST_CASE("the run crashes", "[runfile]") {
+  if (std::getenv("LG_SAMPLE_CRASH") != nullptr) std::raise(SIGSEGV);
+  CHECK(true);
 }

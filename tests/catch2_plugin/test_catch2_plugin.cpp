@@ -305,7 +305,8 @@ TEST(Catch2Plugin, ListingPrintsTheNamesOnly) {
                                           "a small object leaks",
                                           "a joined thread drops a block",
                                           "a statement leaks in a section",
-                                          "a statement leaks in an opted-out case"};
+                                          "a statement leaks in an opted-out case",
+                                          "the run crashes"};
   std::string expected;
   for (const std::string& name : names) expected += name + "\n";
   EXPECT_EQ(run.exit_code, list_exit(static_cast<int>(names.size())));

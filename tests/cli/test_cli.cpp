@@ -32,7 +32,7 @@ std::string fresh_dir(const std::string& name) {
 // None of the caller's settings reach the samples.
 constexpr const char* kCleanEnv =
     "env -u LEAKGUARD_START -u LEAKGUARD_MODE -u LEAKGUARD_REPEAT -u LEAKGUARD_SKIP -u LEAKGUARD_NET_BUDGET "
-    "-u LEAKGUARD_PEAK_BUDGET -u LEAKGUARD_SUPPRESSIONS -u LEAKGUARD_REPORT_DIR -u GTEST_OUTPUT";
+    "-u LEAKGUARD_PEAK_BUDGET -u LEAKGUARD_SUPPRESSIONS -u LEAKGUARD_REPORT_DIR -u GTEST_OUTPUT -u LG_SAMPLE_CRASH";
 
 // One sample test in a process of its own, as ctest runs a discovered test.
 lgtest::CommandRun run_sample_test(const std::string& filter, const std::string& env) {
@@ -141,9 +141,9 @@ TEST(Cli, ABadRunFileIsNamedAndTheOthersAreStillMerged) {
   lgtest::run_command("mkdir '" + dir + "/sub.leakguard.jsonl'");
   const CliRun merged = cli("merge " + dir + " " + dir + "/missing.leakguard.jsonl");
   EXPECT_EQ(merged.exit_code, 2) << "bad input: exit 2\n" << merged.out << merged.err;
-  EXPECT_TRUE(contains(merged.err, "leakguard: report '" + dir + "/broken.leakguard.jsonl': line 1: not JSON: "))
+  EXPECT_TRUE(contains(merged.err, "leakguard: run file '" + dir + "/broken.leakguard.jsonl': line 1, column 33: not JSON: "))
       << merged.err;
-  EXPECT_TRUE(contains(merged.err, "leakguard: report '" + dir +
+  EXPECT_TRUE(contains(merged.err, "leakguard: run file '" + dir +
                                        "/foreign.leakguard.jsonl': not a leakguard run file (line 1 has no \"leakguard_run\" key); skipped\n"))
       << merged.err;
   EXPECT_TRUE(contains(merged.err, "leakguard: cannot read run file '" + dir +
@@ -197,7 +197,7 @@ TEST(Cli, TheReportDirFlagAndAnUnusableDirectory) {
   std::ofstream(dir + "/plain") << "x";
   const auto bad = run_sample_test("Sample.CleansUp:Sample.LeaksABuffer", "LEAKGUARD_REPORT_DIR=" + dir + "/plain");
   EXPECT_EQ(bad.exit_code, 1) << bad.output;
-  EXPECT_EQ(lgtest::count(bad.output, "leakguard: LEAKGUARD_REPORT_DIR: " + dir + "/plain: Not a directory; no run file is written\n"), 1u)
+  EXPECT_EQ(lgtest::count(bad.output, "leakguard: run file: " + dir + "/plain: Not a directory; no run file is written\n"), 1u)
       << bad.output;
   EXPECT_TRUE(contains(bad.output, "leakguard: leak: +256.0 KiB in +1 block\n")) << bad.output;
   lgtest::run_command("rm -rf '" + dir + "'");
@@ -257,14 +257,36 @@ TEST(Cli, ARunFileCutShortIsNamedAndItsWholeLinesMerged) {
                       "' | head -n 1 | head -c 100 >> " + dir + "/x && mv " + dir + "/x '" + file + "'");
   const CliRun merged = cli("merge " + dir);
   EXPECT_EQ(merged.exit_code, 2) << merged.out << merged.err;
-  EXPECT_EQ(merged.err, "leakguard: report '" + file +
+  EXPECT_EQ(merged.err, "leakguard: run file '" + file +
                             "': line 5 is cut short (its process ended while writing it); the lines before it are merged\n");
   EXPECT_TRUE(contains(merged.out, "leakguard: 1 test failed of 2 checked, in 1 test run (1 run did not reach its end")) << merged.out;
   EXPECT_TRUE(contains(merged.out, "sample_tests: Sample.LeaksABuffer (")) << merged.out;
   lgtest::run_command("rm -rf '" + dir + "'");
 }
 
+TEST(Cli, ListingTheTestsWritesNoRunFile) {
+  const std::string dir = fresh_dir("listing");
+  const auto run = lgtest::run_command(std::string(kCleanEnv) + " LEAKGUARD_REPORT_DIR=" + dir + " " +
+                                       LEAKGUARD_SAMPLE_TESTS + " --gtest_list_tests 2>&1");
+  EXPECT_EQ(run.exit_code, 0) << run.output;
+  EXPECT_EQ(files_in(dir), 0u) << "test discovery is no run that never finished";
+  lgtest::run_command("rm -rf '" + dir + "'");
+}
+
 #ifdef LEAKGUARD_CATCH2_SAMPLE
+TEST(Cli, ACatch2RunThatCrashesIsNotComplete) {
+  const std::string dir = fresh_dir("catch2_crash");
+  const auto run = lgtest::run_command(std::string(kCleanEnv) + " LG_SAMPLE_CRASH=1 LEAKGUARD_REPORT_DIR=" + dir + " " +
+                                       LEAKGUARD_CATCH2_SAMPLE + " 'a section leaks,the run crashes' 2>&1");
+  EXPECT_NE(run.exit_code, 0) << run.output;
+  const std::string content = lgtest::run_command("cat " + dir + "/*.leakguard.jsonl").output;
+  EXPECT_TRUE(contains(content, "{\"failure\":")) << content;
+  EXPECT_FALSE(contains(content, "complete")) << "Catch2 ends the run from its signal handler\n" << content;
+  const CliRun merged = cli("merge " + dir);
+  EXPECT_TRUE(contains(merged.out, "(1 run did not reach its end")) << merged.out;
+  lgtest::run_command("rm -rf '" + dir + "'");
+}
+
 TEST(Cli, Catch2StatementFailuresAreNamedByCaseAndSection) {
   const std::string dir = fresh_dir("catch2_names");
   const auto run = lgtest::run_command(std::string(kCleanEnv) + " LEAKGUARD_REPORT_DIR=" + dir + " " +

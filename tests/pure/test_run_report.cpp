@@ -115,7 +115,7 @@ std::string with_line(std::size_t n, const std::string& replacement) {
 }
 
 TEST(RunReport, ABadFileIsNamedWithTheProblemsLineAndPlace) {
-  const std::string prefix = "leakguard: report 'runs/x.leakguard.jsonl': ";
+  const std::string prefix = "leakguard: run file 'runs/x.leakguard.jsonl': ";
   EXPECT_EQ(error_of(""), prefix + "empty file: not a leakguard run file");
   EXPECT_EQ(error_of("{\"leakguard_report\": 1}\n"),
             prefix + "not a leakguard run file (line 1 has no \"leakguard_run\" key)");
@@ -132,8 +132,13 @@ TEST(RunReport, ABadFileIsNamedWithTheProblemsLineAndPlace) {
   nlohmann::json doc = nlohmann::json::parse(text.substr(third, text.find('\n', third) - third));
   doc["failure"]["report"]["sites"][0].erase("frames");
   EXPECT_EQ(error_of(with_line(3, doc.dump())), prefix + "line 3: failure.report.sites[0] has no \"frames\"");
-  EXPECT_NE(error_of(with_line(2, "{\"checked\": [\"A\", ")).find(prefix + "line 2: not JSON: "), std::string::npos)
-      << "a bad line that is not the last is an error, not a cut";
+  EXPECT_NE(error_of(with_line(2, "{\"checked\": [\"A\", ")).find(prefix + "line 2, column 19: not JSON: syntax error"),
+            std::string::npos)
+      << "a bad line that is not the last is an error, not a cut: " << error_of(with_line(2, "{\"checked\": [\"A\", "));
+  EXPECT_EQ(error_of(with_line(2, "{\"checked\": [\"A\"], \"complete\": true}")),
+            prefix + "line 2 has 2 members; a line holds one");
+  EXPECT_EQ(error_of(with_line(1, "{\"leakguard_run\": 4294967297, \"program\": \"p\", \"pid\": 1}")),
+            prefix + "line 1.leakguard_run is 4294967297, expected 0 to 2147483647");
   EXPECT_EQ(error_of(with_line(2, "{\"checked\": [\"A\", 7]}")), prefix + "line 2: checked[1] is number, expected a string");
   EXPECT_EQ(error_of(with_line(2, "{\"other\": 1}")), prefix + "line 2 has none of \"checked\", \"failure\" or \"complete\"");
   EXPECT_EQ(error_of(with_line(2, "")), prefix + "line 2 is empty");
