@@ -180,40 +180,39 @@ void run_file_open(const std::string& dir) {
 
 bool run_file_is_open() { return g_open.load(std::memory_order_acquire); }
 
-void run_file_begin_test(const std::string& name) {
+namespace {
+
+// Runs `record` on the state, locked and untraced, when this process keeps a file; a failure in it
+// (no memory) is said once and ends the file, never reaches the test.
+template <class Record>
+void with_run_file(Record&& record) {
   if (!run_file_is_open()) return;
   RunFileState& s = state();
   UntracedScope untraced;
   Locked lock(s);
   if (!lock.usable()) return;
   try {
-    s.test = name;
-    if (!name.empty()) ensure_created(s);
+    record(s);
   } catch (...) {
     complain(s, "recording in " + s.path, ENOMEM);
   }
+}
+
+}  // namespace
+
+void run_file_begin_test(const std::string& name) {
+  with_run_file([&](RunFileState& s) {
+    s.test = name;
+    if (!name.empty()) ensure_created(s);
+  });
 }
 
 void run_file_count_checked() {
-  if (!run_file_is_open()) return;
-  RunFileState& s = state();
-  UntracedScope untraced;
-  Locked lock(s);
-  if (!lock.usable()) return;
-  try {
-    note_checked(s, s.test);
-  } catch (...) {
-    complain(s, "recording in " + s.path, ENOMEM);
-  }
+  with_run_file([](RunFileState& s) { note_checked(s, s.test); });
 }
 
 void run_file_add_failure(const std::string& file, int line, const Report& report) {
-  if (!run_file_is_open()) return;
-  RunFileState& s = state();
-  UntracedScope untraced;
-  Locked lock(s);
-  if (!lock.usable()) return;
-  try {
+  with_run_file([&](RunFileState& s) {
     RunFailure failure{s.test.empty() ? std::string("(outside any test)") : s.test, file, line, report};
     if (failure.file.empty() && !report.sites.empty() && !report.sites[0].traceback.empty() &&
         report.sites[0].traceback.attribution_frame().has_source()) {
@@ -222,29 +221,20 @@ void run_file_add_failure(const std::string& file, int line, const Report& repor
     }
     note_checked(s, failure.test);  // a failing test counts as checked, even one opted out
     if (ensure_created(s)) write_all(s, unwritten_checked_line(s) + run_failure_line(failure));
-  } catch (...) {
-    complain(s, "recording in " + s.path, ENOMEM);
-  }
+  });
 }
 
 void run_file_finish() {
-  if (!run_file_is_open()) return;
-  RunFileState& s = state();
-  UntracedScope untraced;
-  Locked lock(s);
-  if (!lock.usable()) return;
-  try {
+  with_run_file([](RunFileState& s) {
     // A run that checked no test (only listed them, or all were skipped) has nothing to say.
     if (s.fd >= 0 || !s.checked.empty()) {
       if (ensure_created(s)) write_all(s, unwritten_checked_line(s) + run_complete_line());
     }
-  } catch (...) {
-    complain(s, "recording in " + s.path, ENOMEM);
-  }
-  // Nothing follows the line that says the run is complete.
-  if (s.fd >= 0) ::close(s.fd);
-  s.fd = -1;
-  s.finished = true;
+    // Nothing follows the line that says the run is complete.
+    if (s.fd >= 0) ::close(s.fd);
+    s.fd = -1;
+    s.finished = true;
+  });
 }
 
 }  // namespace leakguard::detail

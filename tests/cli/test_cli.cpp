@@ -274,10 +274,13 @@ TEST(Cli, ListingTheTestsWritesNoRunFile) {
 }
 
 #ifdef LEAKGUARD_CATCH2_SAMPLE
+lgtest::CommandRun run_catch2(const std::string& env, const std::string& spec) {
+  return lgtest::run_command(std::string(kCleanEnv) + " " + env + " " + LEAKGUARD_CATCH2_SAMPLE + " '" + spec + "' 2>&1");
+}
+
 TEST(Cli, ACatch2RunThatCrashesIsNotComplete) {
   const std::string dir = fresh_dir("catch2_crash");
-  const auto run = lgtest::run_command(std::string(kCleanEnv) + " LG_SAMPLE_CRASH=1 LEAKGUARD_REPORT_DIR=" + dir + " " +
-                                       LEAKGUARD_CATCH2_SAMPLE + " 'a section leaks,the run crashes' 2>&1");
+  const auto run = run_catch2("LG_SAMPLE_CRASH=1 LEAKGUARD_REPORT_DIR=" + dir, "a section leaks,the run crashes");
   EXPECT_NE(run.exit_code, 0) << run.output;
   const std::string content = lgtest::run_command("cat " + dir + "/*.leakguard.jsonl").output;
   EXPECT_TRUE(contains(content, "{\"failure\":")) << content;
@@ -289,8 +292,7 @@ TEST(Cli, ACatch2RunThatCrashesIsNotComplete) {
 
 TEST(Cli, Catch2StatementFailuresAreNamedByCaseAndSection) {
   const std::string dir = fresh_dir("catch2_names");
-  const auto run = lgtest::run_command(std::string(kCleanEnv) + " LEAKGUARD_REPORT_DIR=" + dir + " " +
-                                       LEAKGUARD_CATCH2_SAMPLE + " '[runfile]' 2>&1");
+  const auto run = run_catch2("LEAKGUARD_REPORT_DIR=" + dir, "[runfile]");
   EXPECT_NE(run.exit_code, 0) << run.output;
   const CliRun merged = cli("merge --format json " + dir);
   const nlohmann::json doc = nlohmann::json::parse(merged.out);
@@ -300,13 +302,10 @@ TEST(Cli, Catch2StatementFailuresAreNamedByCaseAndSection) {
       << merged.out;
   lgtest::run_command("rm -rf '" + dir + "'");
 }
-#endif
 
-#ifdef LEAKGUARD_CATCH2_SAMPLE
 TEST(Cli, Catch2RunFilesNameTheTestCaseAndSection) {
   const std::string dir = fresh_dir("catch2");
-  const auto run = lgtest::run_command(std::string(kCleanEnv) + " LEAKGUARD_REPORT_DIR=" + dir + " " +
-                                       LEAKGUARD_CATCH2_SAMPLE + " 'a section leaks' 2>&1");
+  const auto run = run_catch2("LEAKGUARD_REPORT_DIR=" + dir, "a section leaks");
   EXPECT_NE(run.exit_code, 0) << run.output;
   const CliRun merged = cli("merge " + dir);
   EXPECT_EQ(merged.exit_code, 1) << merged.out << merged.err;
