@@ -51,13 +51,14 @@ RunFileState& state() {
 
 // The lock, for the process the file is for. A fork child (a death test's, a test's own) shares
 // the parent's descriptor: what it wrote would interleave with the parent's lines, and its
-// findings are the parent's test's business, so it writes nothing. getpid(), not the tracer's
-// remembered pid: a child of a raw clone() runs no fork handler.
+// findings are the parent's test's business, so it writes nothing. The tracer's remembered pid
+// (a getpid() system call per test cost more than the rest of the record here), which a fork child
+// learns anew in its fork handler; a child of a raw clone() runs no handler and is not told apart.
 class Locked {
  public:
   explicit Locked(RunFileState& s) : s_(s) {
     s.mutex.lock_and_check_fork();  // a child writes nothing, so what a fork broke does not matter
-    usable_ = !s.dir.empty() && !s.failed && !s.finished && s.owner == ::getpid();
+    usable_ = !s.dir.empty() && !s.failed && !s.finished && s.owner == process_id();
   }
   ~Locked() { s_.mutex.unlock(); }
   Locked(const Locked&) = delete;
@@ -167,7 +168,7 @@ void run_file_open(const std::string& dir) {
           complain(s, dir, ENOTDIR);
         } else {
           s.dir = absolute;
-          s.owner = ::getpid();
+          s.owner = process_id();
           g_open.store(true, std::memory_order_release);
         }
       }
