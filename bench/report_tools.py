@@ -97,7 +97,8 @@ def suite_table(results):
              "| build | all tests, ms | per test, us | x plain | leakguard's cost per test, us | process wall, ms | runs |",
              "|---|---|---|---|---|---|---|"]
     labels = [("plain", "GTest::gtest_main"), ("leakguard_off", "leakguard::gtest_main, LEAKGUARD_MODE=off"),
-              ("leakguard", "leakguard::gtest_main (checks every test)")]
+              ("leakguard", "leakguard::gtest_main (checks every test)"),
+              ("leakguard_run_file", "the same, with LEAKGUARD_REPORT_DIR (a run file for `leakguard merge`)")]
     for config, label in labels:
         if config not in st:
             continue

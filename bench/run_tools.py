@@ -24,7 +24,7 @@ def load():
 
 def run(cmd, env_extra=None, stdout=subprocess.PIPE):
     env = dict(os.environ)
-    for k in ("LEAKGUARD_START", "LEAKGUARD_MODE", "LSAN_OPTIONS", "ASAN_OPTIONS"):
+    for k in ("LEAKGUARD_START", "LEAKGUARD_MODE", "LEAKGUARD_REPORT_DIR", "LSAN_OPTIONS", "ASAN_OPTIONS"):
         env.pop(k, None)
     env.update(env_extra or {})
     before = load()
@@ -85,10 +85,12 @@ def whole(b, results, reps):
 
 
 def suite(b, results, reps):
+    runs_dir = tempfile.mkdtemp(prefix="leakguard-bench-runs-")
     configs = [
         ("plain", [f"{b}/bench_suite_plain"], {}),
         ("leakguard_off", [f"{b}/bench_suite_traced"], {"LEAKGUARD_MODE": "off"}),
         ("leakguard", [f"{b}/bench_suite_traced"], {}),
+        ("leakguard_run_file", [f"{b}/bench_suite_traced"], {"LEAKGUARD_REPORT_DIR": runs_dir}),
     ]
     with open(os.path.join(results, "suite.jsonl"), "w") as f:
         for r in range(reps * 5):  # short runs: more of them
@@ -96,6 +98,9 @@ def suite(b, results, reps):
                 res = run(cmd, env)
                 res.update({"config": name, "rep": r, "program": bench_json(res.pop("stdout"))})
                 f.write(json.dumps(res) + "\n")
+                for leftover in os.listdir(runs_dir):
+                    os.unlink(os.path.join(runs_dir, leftover))
+    os.rmdir(runs_dir)
 
 
 def check_heap(b, results, reps):
