@@ -16,6 +16,7 @@
 #include "leakguard/sizes.hpp"
 #include "leakguard/tracing.hpp"
 #include "report/run_file.hpp"
+#include "report/where.hpp"
 
 namespace leakguard {
 namespace {
@@ -105,10 +106,9 @@ TestFinding failure_at(const Report& report, const Traceback* at, std::string te
   TestFinding f;
   f.fails = true;
   f.text = std::move(text);
-  if (at == nullptr && !report.sites.empty()) at = &report.sites[0].traceback;
-  if (at != nullptr && !at->empty() && at->attribution_frame().has_source()) {
-    f.file = at->attribution_frame().filename;
-    f.line = at->attribution_frame().lineno;
+  if (const Frame* source = detail::failure_source(report, at)) {
+    f.file = source->filename;
+    f.line = source->lineno;
   }
   return f;
 }

@@ -144,10 +144,6 @@ int merge(const std::vector<std::string>& paths, const std::string& format) {
 }
 
 bool load_snapshot(const std::string& path, leakguard::Snapshot* out) {
-  if (is_directory(path)) {
-    say("leakguard: snapshot '" + path + "': is a directory");
-    return false;
-  }
   try {
     *out = leakguard::Snapshot::load(path);
     return true;

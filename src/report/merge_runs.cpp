@@ -8,14 +8,10 @@
 
 #include "core/tracer.hpp"
 #include "leakguard/run_report.hpp"
+#include "report/where.hpp"
 
 namespace leakguard {
 namespace {
-
-std::string program_name(const std::string& path) {
-  const auto slash = path.rfind('/');
-  return slash == std::string::npos ? path : path.substr(slash + 1);
-}
 
 // Two builds of one source give the same line different module offsets, and one test binary's
 // site is another's: the key is what a reader calls the place.
@@ -38,7 +34,7 @@ MergedRuns merge_runs(const std::vector<RunReport>& runs) {
     ++merged.runs;
     if (!run.complete) ++merged.incomplete_runs;
     std::set<std::string> checked(run.tests_checked.begin(), run.tests_checked.end());
-    const std::string program = program_name(run.program);
+    const std::string program = detail::base_name(run.program);
     // Per test of this run, each site's largest growth among the test's failures.
     std::map<std::pair<std::string, SiteKey>, const ReportSite*> largest;
     std::vector<std::pair<std::string, SiteKey>> order;

@@ -18,6 +18,7 @@
 #include "core/fork_safe_mutex.hpp"
 #include "core/tracer.hpp"
 #include "report/run_file_format.hpp"
+#include "report/where.hpp"
 
 namespace leakguard::detail {
 namespace {
@@ -74,11 +75,6 @@ std::string executable_path() {
   char buf[PATH_MAX];
   const ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
   return n > 0 ? std::string(buf, static_cast<std::size_t>(n)) : std::string("unknown");
-}
-
-std::string base_name(const std::string& path) {
-  const auto slash = path.rfind('/');
-  return slash == std::string::npos ? path : path.substr(slash + 1);
 }
 
 // Said once; the tests run on without the file (what it already holds stays, a whole line each).
@@ -215,10 +211,10 @@ void run_file_count_checked() {
 void run_file_add_failure(const std::string& file, int line, const Report& report) {
   with_run_file([&](RunFileState& s) {
     RunFailure failure{s.test.empty() ? std::string("(outside any test)") : s.test, file, line, report};
-    if (failure.file.empty() && !report.sites.empty() && !report.sites[0].traceback.empty() &&
-        report.sites[0].traceback.attribution_frame().has_source()) {
-      failure.file = report.sites[0].traceback.attribution_frame().filename;
-      failure.line = report.sites[0].traceback.attribution_frame().lineno;
+    const Frame* source = failure.file.empty() ? failure_source(report) : nullptr;
+    if (source != nullptr) {
+      failure.file = source->filename;
+      failure.line = source->lineno;
     }
     note_checked(s, failure.test);  // a failing test counts as checked, even one opted out
     if (ensure_created(s)) write_all(s, unwritten_checked_line(s) + run_failure_line(failure));

@@ -11,15 +11,11 @@
 #include "leakguard/report.hpp"
 #include "leakguard/run_report.hpp"
 #include "leakguard/sizes.hpp"
+#include "report/where.hpp"
 #include "snapshot/attribution_rule.hpp"
 
 namespace leakguard {
 namespace {
-
-std::string basename_of(const std::string& path) {
-  const auto slash = path.rfind('/');
-  return slash == std::string::npos ? path : path.substr(slash + 1);
-}
 
 std::string blocks(std::int64_t n) {
   return (n >= 0 ? "+" : "") + std::to_string(n) + (n == 1 || n == -1 ? " block" : " blocks");
@@ -41,7 +37,7 @@ std::string describe(const Frame& f) {
   std::string text = f.function.empty() ? "??" : without_clone_suffixes(f.function);
   if (f.has_source()) return text + " " + f.filename + ":" + std::to_string(f.lineno);
   std::ostringstream where;
-  where << " (" << (f.module.empty() ? "??" : basename_of(f.module)) << "+0x" << std::hex << f.module_offset << ")";
+  where << " (" << (f.module.empty() ? "??" : detail::base_name(f.module)) << "+0x" << std::hex << f.module_offset << ")";
   return text + where.str();
 }
 
@@ -72,7 +68,7 @@ void write_traceback(std::ostringstream& out, const Traceback& tb, const Attribu
       std::size_t end = f;
       std::vector<std::string> where;
       for (; end < frames.size() && rule.is_system(frames[end]); ++end) {
-        const std::string name = basename_of(frames[end].has_source() ? frames[end].filename : frames[end].module);
+        const std::string name = detail::base_name(frames[end].has_source() ? frames[end].filename : frames[end].module);
         if (!name.empty() && std::find(where.begin(), where.end(), name) == where.end()) where.push_back(name);
       }
       out << indent << "... " << end - f << (end - f == 1 ? " frame" : " frames") << " in system code";

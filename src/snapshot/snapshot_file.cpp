@@ -10,6 +10,8 @@
 //
 // The \r\n in the magic catches files mangled by text-mode transfers. Readers check the magic,
 // the version and the checksum before parsing, and every count and index against what is left.
+#include <sys/stat.h>
+
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -196,9 +198,17 @@ void Snapshot::dump(const std::string& path) const {
 
 Snapshot Snapshot::load(const std::string& path) {
   detail::UntracedScope untraced;  // a loaded snapshot is the tracer's data, as a taken one is
+  // A directory opens as a stream, and reading it throws std::ios_base::failure, not ours.
+  struct stat st {};
+  if (::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) fail(path, "is a directory, not a snapshot file");
   std::ifstream in(path, std::ios::binary);
   if (!in) fail(path, std::string("cannot open: ") + std::strerror(errno));
-  std::vector<unsigned char> data((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::vector<unsigned char> data;
+  try {
+    data.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  } catch (const std::ios_base::failure& e) {
+    fail(path, std::string("read error: ") + e.what());
+  }
   if (in.bad()) fail(path, "read error");
   constexpr std::size_t kHeader = sizeof kMagic + 8, kTrailer = 8;
   if (data.size() < sizeof kMagic || std::memcmp(data.data(), kMagic, sizeof kMagic) != 0) {

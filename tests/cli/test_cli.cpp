@@ -354,7 +354,7 @@ TEST(Cli, StatsAndDiffReadSnapshotFilesOfAnotherProcess) {
   EXPECT_EQ(cut.out, "");
   const CliRun on_dir = cli("stats " + dir);
   EXPECT_EQ(on_dir.exit_code, 2);
-  EXPECT_EQ(on_dir.err, "leakguard: snapshot '" + dir + "': is a directory\n");
+  EXPECT_EQ(on_dir.err, "leakguard: snapshot '" + dir + "': is a directory, not a snapshot file\n");
   EXPECT_EQ(cli("diff " + dir + " " + dir + "/a.snap").exit_code, 2);
   const CliRun badkey = cli("stats " + dir + "/a.snap --key size");
   EXPECT_EQ(badkey.exit_code, 2);

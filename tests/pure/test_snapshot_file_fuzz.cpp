@@ -1,6 +1,7 @@
 // Every way a snapshot file can be damaged must end in a SnapshotError naming the file, never a
 // crash, an out-of-bounds read (this test runs under ASan in CI) or a silently wrong snapshot.
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <fstream>
@@ -64,6 +65,18 @@ TEST(SnapshotFileFuzz, RoundTripKeepsEveryField) {
   EXPECT_TRUE(loaded.traces()[0].traceback()[0].inlined);
   EXPECT_EQ(loaded.traces()[1].traceback()[0].module_offset, 0x1234u);
   std::remove(path.c_str());
+}
+
+TEST(SnapshotFileFuzz, ADirectoryIsNamedNotThrownAsAStreamError) {
+  const std::string dir = temp_path("dir");
+  ASSERT_EQ(::mkdir(dir.c_str(), 0700), 0);
+  try {
+    Snapshot::load(dir);
+    ADD_FAILURE() << "load() accepted a directory";
+  } catch (const SnapshotError& e) {
+    EXPECT_EQ(std::string(e.what()), "leakguard: snapshot '" + dir + "': is a directory, not a snapshot file");
+  }
+  ::rmdir(dir.c_str());
 }
 
 TEST(SnapshotFileFuzz, EveryTruncationIsReported) {
