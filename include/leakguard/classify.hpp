@@ -90,12 +90,31 @@
 
 namespace leakguard {
 
+// Which frames of the calling thread's stack classify_survivors() takes as roots.
+enum class StackRoots {
+  // Every live frame above the classifier's caller. For a window closed in the frame that opened
+  // it (EXPECT_NO_LEAK around a statement): that frame's live pointers may sit in registers that
+  // the frames below it saved.
+  kAllFrames,
+  // Only the frames that were live at the checkpoint too, from the deepest one the two stacks
+  // share upward. For a window a test framework opens and closes around a test body that has
+  // returned in between (a listener's per-test check): the framework calls the end check through
+  // frames it built after the body returned, over the body's dead frames, and the slots those
+  // frames never write still hold the body's words. Catch2 v3's MultiReporter::sectionEnded kept
+  // a leaked block's address that way, and the leak read as held. Those frames are the
+  // framework's dispatch and leakguard's own; what they hold of the test's is stale. When the two
+  // stacks cannot be matched (no frame in common, a frame the walk cannot step) every frame is
+  // scanned, as with kAllFrames.
+  kSharedFrames,
+};
+
 // The start of a window: blocks allocated from now on carry the window's id. A later checkpoint
 // starts a new window inside this one; classifying against this one still covers both. Tracing
 // must be on (std::logic_error otherwise).
 class LEAKGUARD_API Checkpoint {
  public:
   Checkpoint();
+  explicit Checkpoint(StackRoots roots);
   ~Checkpoint();
   Checkpoint(Checkpoint&&) noexcept;
   Checkpoint& operator=(Checkpoint&&) noexcept;

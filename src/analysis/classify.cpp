@@ -156,17 +156,35 @@ struct Quarantine {
   void take_named_from(std::uintptr_t sp);
 };
 
+// The calling thread's frames at one moment (StackRoots::kSharedFrames): each return address
+// with the slot it was read from. A frame live at two moments has the same pair at both: where it
+// returns to, stored at the same place.
+struct FrameWalk {
+  static constexpr std::uint32_t kMax = 64;  // a check's own frames and the framework's, ~15-30
+  std::uint32_t count = 0;
+  std::uintptr_t ra[kMax];
+  std::uintptr_t slot[kMax];
+  void take(std::uintptr_t entry_fp) { count = detail::tracer_walk_return_slots(entry_fp, kMax, ra, slot); }
+};
+
 struct Checkpoint::State {
   std::uint64_t window = 0;  // the trace table's window this checkpoint began
   std::uint64_t wraps = 0;   // how often window ids had wrapped then
   Quarantine quarantine;
+  StackRoots roots = StackRoots::kAllFrames;
+  FrameWalk frames;  // kSharedFrames: the frames at the checkpoint
 };
 
-Checkpoint::Checkpoint() {
+Checkpoint::Checkpoint() : Checkpoint(StackRoots::kAllFrames) {}
+
+__attribute__((noinline)) Checkpoint::Checkpoint(StackRoots roots) {
   if (!is_tracing()) throw std::logic_error("leakguard::Checkpoint: tracing is off; start it first");
   detail::UntracedScope untraced;
   state_ = std::make_unique<State>();
-  state_->quarantine.take_named_from(reinterpret_cast<std::uintptr_t>(__builtin_frame_address(0)));
+  const auto here = reinterpret_cast<std::uintptr_t>(__builtin_frame_address(0));
+  state_->roots = roots;
+  if (roots == StackRoots::kSharedFrames) state_->frames.take(here);
+  state_->quarantine.take_named_from(here);
   state_->window = detail::tracer_begin_window(&state_->wraps);
 }
 Checkpoint::~Checkpoint() = default;
@@ -807,10 +825,35 @@ class Scan {
 
 }  // namespace
 
+namespace {
+// StackRoots::kSharedFrames: where the frames live at the checkpoint begin on the calling thread's
+// stack now, or 0 when the walks share no frame. Walking out from here, the first frame found
+// with the same return address in the same slot as at the checkpoint is the deepest one live at
+// both (the framework's test runner): the frame just below it is its callee, and that callee's
+// return-address slot lies right under the runner's stack pointer. Every frame below that point
+// was built after the checkpoint. A frame that merely looks the same (the same call at the same
+// depth) only keeps more of the stack as roots.
+__attribute__((noinline)) std::uintptr_t shared_frames_floor(const FrameWalk& then) {
+  FrameWalk now;
+  now.take(reinterpret_cast<std::uintptr_t>(__builtin_frame_address(0)));
+  const std::uintptr_t* then_end = then.slot + then.count;
+  for (std::uint32_t i = 1; i < now.count; ++i) {
+    const std::uintptr_t* at = std::lower_bound(then.slot, then_end, now.slot[i]);  // slots rise outward
+    if (at != then_end && *at == now.slot[i] && then.ra[at - then.slot] == now.ra[i]) {
+      return now.slot[i - 1] + sizeof(std::uintptr_t);
+    }
+  }
+  return 0;
+}
+}  // namespace
+
 Classification Classifier::run(const Checkpoint& since, std::uintptr_t stack_floor) {
   detail::UntracedScope untraced;
   Classification result;
   const Checkpoint::State& since_state = *since.state_;
+  if (since_state.roots == StackRoots::kSharedFrames && since_state.frames.count > 0) {
+    stack_floor = std::max(stack_floor, shared_frames_floor(since_state.frames));
+  }
   if (detail::tracer_window_wraps() != since_state.wraps) {
     // A million checkpoints later every block's window id was cleared: none can be told apart.
     result.notes.push_back("the checkpoint is older than the last 2^20 checkpoints; nothing classified");

@@ -280,7 +280,9 @@ void TestChecker::begin_test(std::string name) {
     s.run_start.emplace(detail::tracer_collect());
   }
   g_running.store(&s);
-  s.window.emplace();  // last: everything above is the checker's, not the test's
+  // Last: everything above is the checker's, not the test's. The test body returns before the end
+  // check, which the framework calls through frames built over the body's dead ones.
+  s.window.emplace(StackRoots::kSharedFrames);
 }
 
 void TestChecker::begin_unchecked_test(std::string_view name) {

@@ -44,6 +44,12 @@ StackBounds current_thread_stack_bounds() noexcept;
 // was reloaded in halves and stalled store forwarding (80% of the time of a CFI step).
 std::uint64_t frame_rule_bits(std::uintptr_t pc) noexcept;
 
+// The calling thread's return addresses from the frame record at `entry_fp` outward, each with the
+// stack slot it was read from (slot[i] holds ra[i]), by every frame's CFI: slower than
+// capture_stack, and for the leak checks only, which compare two walks' frames. Returns how many.
+std::uint32_t walk_return_slots(std::uintptr_t entry_fp, const StackBounds& bounds, std::uint32_t max,
+                                std::uintptr_t* ra, std::uintptr_t* slot) noexcept;
+
 LG_ALWAYS_INLINE std::uintptr_t stack_word(std::uintptr_t addr) noexcept {
   return *reinterpret_cast<const std::uintptr_t*>(addr);
 }

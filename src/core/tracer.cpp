@@ -709,6 +709,17 @@ std::size_t tracer_drop_own_blocks(std::uintptr_t* addrs, std::size_t n) noexcep
   return kept;
 }
 
+std::uint32_t tracer_walk_return_slots(std::uintptr_t entry_fp, std::uint32_t max, std::uintptr_t* ra,
+                                       std::uintptr_t* slot) noexcept {
+  MuteScope mute;  // the rule cache may read a module's CFI for the first time
+  ThreadState& ts = t_state;
+  if (!ts.has_bounds) {
+    ts.bounds = current_thread_stack_bounds();
+    ts.has_bounds = true;
+  }
+  return walk_return_slots(entry_fp, ts.bounds, max, ra, slot);
+}
+
 int tracer_track(std::uint64_t domain, std::uintptr_t addr, std::size_t size,
                  std::uintptr_t entry_fp) noexcept {
   if (!tracing_enabled()) return -2;

@@ -127,6 +127,12 @@ int tracer_track(std::uint64_t domain, std::uintptr_t addr, std::size_t size,
                  std::uintptr_t entry_fp) noexcept;
 int tracer_untrack(std::uint64_t domain, std::uintptr_t addr) noexcept;
 
+// The calling thread's return addresses from the frame record at `entry_fp` outward, each with the
+// stack slot it was read from (walk_return_slots(), within the stack bounds the tracer keeps for
+// the thread). For the leak checks, which compare the frames of two moments. Returns how many.
+std::uint32_t tracer_walk_return_slots(std::uintptr_t entry_fp, std::uint32_t max, std::uintptr_t* ra,
+                                       std::uintptr_t* slot) noexcept;
+
 // While alive, blocks the calling thread allocates are not traced (its frees are still seen).
 // Snapshots, symbolization and reports run inside one, so the tracer's readers never show up in
 // the traces they read.

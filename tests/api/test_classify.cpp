@@ -573,6 +573,70 @@ TEST_F(Classify, AnUnchangedStackWordCanStillHoldABlockOfTheWindow) {
   std::free(grown);
 }
 
+// A test framework's runner, in the shape of Catch2 v3's RunContext::runCurrentTest: the
+// listener's begin and end are called through dispatch frames of their own (MultiReporter's), the
+// test body in between through its frames. The body leaves copies of its block's address all over
+// the stack below the runner; the end's dispatch frame is built over them and never writes some of
+// its slots, so a copy is live stack when the classification runs.
+struct Runner {
+  SurvivorKind lost = SurvivorKind::kHeld;  // the body's block, reachable from nowhere once it returned
+  SurvivorKind kept = SurvivorKind::kHeld;  // a block of the window that a local of the runner's frame holds
+  std::string notes;
+};
+
+__attribute__((noinline)) void begin_through_dispatch(std::optional<leakguard::Checkpoint>* window,
+                                                      leakguard::StackRoots roots) {
+  window->emplace(roots);
+  asm volatile("" ::: "memory");
+}
+
+__attribute__((noinline)) std::uintptr_t body_leaving_copies(void* volatile* kept_here) {
+  void* block = std::malloc(4000);
+  keep(block);
+  volatile std::uintptr_t copies[512];  // 4 KiB of the stack, right below the runner's frame
+  for (auto& c : copies) c = reinterpret_cast<std::uintptr_t>(block);
+  asm volatile("" : : "r"(copies) : "memory");
+  if (kept_here != nullptr) *kept_here = std::malloc(4000);
+  return reinterpret_cast<std::uintptr_t>(block) ^ 0x5555;  // hidden from the scan
+}
+
+__attribute__((noinline)) leakguard::Classification end_through_dispatch(const leakguard::Checkpoint& window) {
+  volatile std::uintptr_t unwritten[64];  // slots this frame never writes: the body's words stay
+  asm volatile("" : : "r"(unwritten) : "memory");
+  return leakguard::classify_survivors(window);
+}
+
+__attribute__((noinline)) Runner run_test(leakguard::StackRoots roots, bool keep_one = false) {
+  std::optional<leakguard::Checkpoint> window;
+  void* volatile kept_here = nullptr;
+  begin_through_dispatch(&window, roots);
+  const std::uintptr_t lost = body_leaving_copies(keep_one ? &kept_here : nullptr);
+  leakguard::Classification c = end_through_dispatch(*window);
+  Runner run;
+  run.lost = kind_of(c, lost ^ 0x5555);
+  if (keep_one) run.kept = kind_of(c, reinterpret_cast<std::uintptr_t>(kept_here));
+  if (!c.notes.empty()) run.notes = c.notes[0];
+  // The survivors' addresses, in the heap, would hold the next run's blocks at the same addresses.
+  for (auto& survivor : c.survivors) survivor.address = 0;
+  std::free(reinterpret_cast<void*>(lost ^ 0x5555));
+  std::free(kept_here);  // after the classification: held until then by this frame alone
+  return run;
+}
+
+TEST_F(Classify, AStaleCopyInAFrameBuiltAfterTheTestBodyHoldsTheBlockUnlessOnlySharedFramesAreRoots) {
+  // Every frame a root: the copy in the end's dispatch frame holds the lost block (which shows
+  // that this runner does leave one there).
+  EXPECT_EQ(run_test(leakguard::StackRoots::kAllFrames).lost, SurvivorKind::kHeld);
+  const Runner shared = run_test(leakguard::StackRoots::kSharedFrames);
+  EXPECT_EQ(shared.lost, SurvivorKind::kDirectLeak) << shared.notes;
+}
+
+TEST_F(Classify, WithOnlySharedFramesAsRootsTheRunnersOwnFrameStillHoldsItsBlocks) {
+  const Runner run = run_test(leakguard::StackRoots::kSharedFrames, true);
+  EXPECT_EQ(run.kept, SurvivorKind::kHeld) << "the runner's frame is live across the test";
+  EXPECT_EQ(run.lost, SurvivorKind::kDirectLeak) << run.notes;
+}
+
 std::uintptr_t g_below_free_lost = 0;
 
 // A free chunk's header overlaps the last word of the block before it when that block uses its
