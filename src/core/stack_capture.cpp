@@ -84,26 +84,29 @@ std::uint64_t compute_cfi_rule(std::uintptr_t pc) {
 RuleCache<compute_rule, 14> g_rules;
 RuleCache<compute_cfi_rule, 12> g_cfi_rules;
 
-std::uint64_t shared_rule(std::uintptr_t pc) { return g_rules.get(pc); }
-
-// Each thread keeps the rules of its recent frames in a small direct-mapped table of its own, so
-// a walk through frames it has seen before touches only its own L1-resident lines.
-constexpr std::size_t kLocalRules = 256;
+// Each thread keeps the rules of its recent frames in a small direct-mapped table of its own, in
+// front of a process-wide cache, so a walk through frames it has seen before touches only its own
+// L1-resident lines (a lookup in the process-wide cache is a cache miss a frame).
+template <int kSlotBits>
 struct LocalRules {
-  std::uintptr_t pc[kLocalRules];
-  std::uint64_t bits[kLocalRules];
-};
-__thread LocalRules t_rules __attribute__((tls_model("initial-exec")));
+  static constexpr std::size_t kSlots = std::size_t{1} << kSlotBits;
+  std::uintptr_t pc[kSlots];
+  std::uint64_t bits[kSlots];
 
-LG_ALWAYS_INLINE std::uint64_t rule_bits(std::uintptr_t pc) {
-  const std::size_t i = static_cast<std::size_t>((pc * 0x9E3779B97F4A7C15ull) >> 56);
-  LocalRules& local = t_rules;
-  if (LG_LIKELY(local.pc[i] == pc)) return local.bits[i];
-  const std::uint64_t bits = shared_rule(pc);
-  local.pc[i] = pc;
-  local.bits[i] = bits;
-  return bits;
-}
+  template <class Shared>
+  LG_ALWAYS_INLINE std::uint64_t get(std::uintptr_t at, Shared& shared) {
+    const std::size_t i = static_cast<std::size_t>((at * 0x9E3779B97F4A7C15ull) >> (64 - kSlotBits));
+    if (LG_LIKELY(pc[i] == at)) return bits[i];
+    const std::uint64_t computed = shared.get(at);
+    pc[i] = at;
+    bits[i] = computed;
+    return computed;
+  }
+};
+// The allocation walker's, and walk_return_slots()'s: a test's two checks walk the same framework
+// frames test after test (without it, about 0.3 us a test in a 1000-test suite).
+__thread LocalRules<8> t_rules __attribute__((tls_model("initial-exec")));
+__thread LocalRules<7> t_check_rules __attribute__((tls_model("initial-exec")));
 
 LG_ALWAYS_INLINE std::uintptr_t load(std::uintptr_t addr) {
   return *reinterpret_cast<const std::uintptr_t*>(addr);
@@ -178,31 +181,7 @@ StackBounds current_thread_stack_bounds() noexcept {
   return b;
 }
 
-std::uint64_t frame_rule_bits(std::uintptr_t pc) noexcept { return rule_bits(pc); }
-
-namespace {
-// walk_return_slots()'s rule for pc, from a small cache of the thread's own in front of the
-// process-wide one: a test's two checks walk the same framework frames test after test, and a
-// lookup in the process-wide cache was a cache miss a frame (about 0.3 us a test in a 1000-test
-// suite). Direct-mapped by pc, as the allocation walker's LocalRules, whose rules differ for code
-// that keeps frame pointers.
-struct CheckWalkRules {
-  static constexpr std::size_t kSlots = 128;
-  std::uintptr_t pc[kSlots];
-  std::uint64_t rule[kSlots];
-};
-__thread CheckWalkRules t_check_rules __attribute__((tls_model("initial-exec")));
-
-std::uint64_t check_rule_bits(std::uintptr_t pc) {
-  const std::size_t i = static_cast<std::size_t>((pc * 0x9E3779B97F4A7C15ull) >> 57);
-  CheckWalkRules& local = t_check_rules;
-  if (local.pc[i] != pc) {
-    local.rule[i] = g_cfi_rules.get(pc);
-    local.pc[i] = pc;
-  }
-  return local.rule[i];
-}
-}  // namespace
+std::uint64_t frame_rule_bits(std::uintptr_t pc) noexcept { return t_rules.get(pc, g_rules); }
 
 std::uint32_t walk_return_slots(std::uintptr_t entry_fp, const StackBounds& bounds, std::uint32_t max,
                                 std::uintptr_t* ra, std::uintptr_t* slot) noexcept {
@@ -219,7 +198,7 @@ std::uint32_t walk_return_slots(std::uintptr_t entry_fp, const StackBounds& boun
   slot[n] = entry_fp + kWord;
   ra[n++] = load(entry_fp + kWord);
   while (n < max) {
-    const FrameRule rule = FrameRule::unpack(check_rule_bits(ra[n - 1]));
+    const FrameRule rule = FrameRule::unpack(t_check_rules.get(ra[n - 1], g_cfi_rules));
     std::uintptr_t ra_at, next_sp, next_fp = fp;
     if (rule.kind == FrameRule::kCfa) {
       const std::uintptr_t cfa = (rule.cfa_from_fp ? fp : sp) + static_cast<std::intptr_t>(rule.cfa_off);

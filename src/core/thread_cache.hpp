@@ -73,6 +73,16 @@ struct ThreadState {
   std::uint32_t muted_next;
 };
 
+// The thread's stack bounds, learnt at its first need (for a thread other than the initial one
+// that reads /proc/self/maps, so it is done once).
+LG_ALWAYS_INLINE const StackBounds& stack_bounds_of(ThreadState& ts) noexcept {
+  if (LG_UNLIKELY(!ts.has_bounds)) {
+    ts.bounds = current_thread_stack_bounds();
+    ts.has_bounds = true;
+  }
+  return ts.bounds;
+}
+
 // The peak lease (tracer.cpp): the cache of the one thread that is growing the traced total to a
 // new peak, or null. Anything else that changes the total ends the lease first.
 extern std::atomic<ThreadCache*> g_peak_lease;

@@ -307,14 +307,11 @@ void record_alloc(void* ptr, std::size_t size, std::uintptr_t entry_fp) noexcept
   }
   MuteScope mute;
   ThreadCache* tc = ts.cache != nullptr ? ts.cache : acquire_thread_cache();
-  if (LG_UNLIKELY(!ts.has_bounds)) {
-    ts.bounds = current_thread_stack_bounds();
-    ts.has_bounds = true;
-  }
+  const StackBounds& bounds = stack_bounds_of(ts);
   std::uintptr_t frames[kMaxCapturedFrames];
   std::uint64_t hash;
   std::uintptr_t differs;
-  const std::uint32_t n = capture_stack(entry_fp, ts.bounds, g_flags.nframe.load(std::memory_order_relaxed),
+  const std::uint32_t n = capture_stack(entry_fp, bounds, g_flags.nframe.load(std::memory_order_relaxed),
                                         frames, &hash, ts.last_frames, &differs);
   std::uint32_t stack_id = ts.last_stack_id;
   if (differs != 0 || n != ts.last_nframes || stack_id == 0) {
@@ -712,12 +709,7 @@ std::size_t tracer_drop_own_blocks(std::uintptr_t* addrs, std::size_t n) noexcep
 std::uint32_t tracer_walk_return_slots(std::uintptr_t entry_fp, std::uint32_t max, std::uintptr_t* ra,
                                        std::uintptr_t* slot) noexcept {
   MuteScope mute;  // the rule cache may read a module's CFI for the first time
-  ThreadState& ts = t_state;
-  if (!ts.has_bounds) {
-    ts.bounds = current_thread_stack_bounds();
-    ts.has_bounds = true;
-  }
-  return walk_return_slots(entry_fp, ts.bounds, max, ra, slot);
+  return walk_return_slots(entry_fp, stack_bounds_of(t_state), max, ra, slot);
 }
 
 int tracer_track(std::uint64_t domain, std::uintptr_t addr, std::size_t size,
@@ -725,14 +717,11 @@ int tracer_track(std::uint64_t domain, std::uintptr_t addr, std::size_t size,
   if (!tracing_enabled()) return -2;
   MuteScope mute;
   ThreadState& ts = t_state;
-  if (!ts.has_bounds) {
-    ts.bounds = current_thread_stack_bounds();
-    ts.has_bounds = true;
-  }
+  const StackBounds& bounds = stack_bounds_of(ts);
   std::uintptr_t frames[kMaxCapturedFrames];
   std::uint64_t hash;
   const std::uint32_t n =
-      capture_stack(entry_fp, ts.bounds, g_flags.nframe.load(std::memory_order_relaxed), frames, &hash);
+      capture_stack(entry_fp, bounds, g_flags.nframe.load(std::memory_order_relaxed), frames, &hash);
   const std::uint32_t stack_id = intern_stack(frames, n, hash);
   end_peak_lease();
   {

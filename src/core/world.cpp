@@ -201,10 +201,6 @@ ThreadCache* acquire_thread_cache() noexcept {
   if (ts.cache != nullptr) return ts.cache;
   if (ts.exiting || !g_initialised.load(std::memory_order_acquire)) return nullptr;
   ++ts.mute;
-  if (!ts.has_bounds) {
-    ts.bounds = current_thread_stack_bounds();
-    ts.has_bounds = true;
-  }
   ThreadCache* tc = nullptr;
   {
     SpinGuard guard(g_registry_lock);
