@@ -20,6 +20,11 @@ constexpr std::size_t kMaxSmall = 32 * 1024;   // bigger blocks are page runs
 constexpr std::size_t kPage = 4096;
 constexpr std::size_t kSlab = 64 * 1024;       // small blocks are carved from slabs this big
 constexpr std::size_t kCommitStep = 1 << 20;
+// Freed page runs stay mapped up to this many bytes (the newest up to 4 times that), as glibc keeps
+// freed memory below its trim threshold: the per-test paths free and take again buffers of the
+// same size (a snapshot's copy of the live blocks), and giving each back made every next use
+// fault its pages in again - the repeated-run rule spent 85% of its time there.
+constexpr std::size_t kResidentRuns = 16 << 20;
 
 struct Header {
   std::uint32_t cls;    // size class, or kLarge
@@ -50,6 +55,7 @@ std::uint32_t class_of(std::size_t size) {
 struct FreeRun {  // a freed page run, in the user part of its first page
   FreeRun* next;
   std::size_t bytes;  // the run's, header included
+  bool resident;      // its pages past the first are still mapped (not given back)
 };
 
 struct Heap {
@@ -59,7 +65,8 @@ struct Heap {
   std::size_t top = 0;        // bytes of the range handed out to slabs and runs
   std::size_t committed = 0;  // bytes of the range readable and writable
   Header* free_lists[kClasses] = {};
-  FreeRun* free_runs = nullptr;
+  FreeRun* free_runs = nullptr;  // newest first
+  std::size_t resident_run_bytes = 0;  // of the free runs still mapped
   std::atomic<Header*> pending{nullptr};  // frees from a re-entry, done at the next call
   std::size_t live = 0;
 };
@@ -88,16 +95,36 @@ char* carve(std::size_t bytes) {
   return at;
 }
 
+// Gives back the pages of the free runs past the first kResidentRuns bytes of mapped ones,
+// newest first; the run just freed is kept up to four times that.
+void trim_free_runs() {
+  std::size_t kept = 0;
+  for (FreeRun* r = g_heap.free_runs; r != nullptr; r = r->next) {
+    if (!r->resident) continue;
+    const std::size_t pages = r->bytes - kPage;
+    if ((r == g_heap.free_runs && pages <= 4 * kResidentRuns) || kept + pages <= kResidentRuns) {
+      kept += pages;
+      continue;
+    }
+    // The first page keeps the run's place in the list.
+    ::madvise(reinterpret_cast<char*>(header_of(r)) + kPage, pages, MADV_DONTNEED);
+    r->resident = false;
+    g_heap.resident_run_bytes -= pages;
+  }
+}
+
 void free_locked(Header* h) {
   if (h->cls == kLarge) {
     const std::size_t run = h->bytes + kHeader;
-    if (run > kPage) {  // give the memory back; the first page keeps the run's place in the list
-      ::madvise(reinterpret_cast<char*>(h) + kPage, run - kPage, MADV_DONTNEED);
-    }
     auto* r = static_cast<FreeRun*>(user_of(h));
     r->bytes = run;
+    r->resident = run > kPage;
     r->next = g_heap.free_runs;
     g_heap.free_runs = r;
+    if (r->resident) {
+      g_heap.resident_run_bytes += run - kPage;
+      if (g_heap.resident_run_bytes > kResidentRuns) trim_free_runs();
+    }
   } else {
     next_free(h) = g_heap.free_lists[h->cls];
     g_heap.free_lists[h->cls] = h;
@@ -139,6 +166,7 @@ Header* allocate_locked(std::size_t size) {
     // A freed run that fits without wasting more than half of it; otherwise a new one.
     for (FreeRun** r = &g_heap.free_runs; *r != nullptr; r = &(*r)->next) {
       if ((*r)->bytes >= run && (*r)->bytes / 2 <= run) {
+        if ((*r)->resident) g_heap.resident_run_bytes -= (*r)->bytes - kPage;
         h = header_of(*r);
         h->bytes = (*r)->bytes - kHeader;
         *r = (*r)->next;
@@ -239,6 +267,11 @@ OwnHeapRange own_heap_range() noexcept {
 std::size_t own_heap_live_bytes() noexcept {
   SpinGuard guard(g_heap.lock);
   return g_heap.live;
+}
+
+std::size_t own_heap_resident_free_bytes() noexcept {
+  SpinGuard guard(g_heap.lock);
+  return g_heap.resident_run_bytes;
 }
 
 }  // namespace leakguard::detail

@@ -46,5 +46,7 @@ std::size_t own_usable_size(const void* p) noexcept;
 OwnHeapRange own_heap_range() noexcept;
 // Bytes in blocks handed out now, for tests.
 std::size_t own_heap_live_bytes() noexcept;
+// Bytes of freed page runs kept mapped for reuse (at most 16 MiB, or the newest run up to 64 MiB), for tests.
+std::size_t own_heap_resident_free_bytes() noexcept;
 
 }  // namespace leakguard::detail

@@ -2,6 +2,7 @@
 // overlap, sizes and alignment hold, freed memory is reused, and threads may share it.
 #include <gtest/gtest.h>
 
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -94,6 +95,49 @@ TEST(OwnHeap, FreedMemoryIsReused) {
   void* big_again = own_malloc(480 * 1024);
   EXPECT_EQ(big_again, big) << "a freed page run that fits is taken again";
   own_free(big_again);
+}
+
+long minor_faults() {
+  rusage ru{};
+  getrusage(RUSAGE_SELF, &ru);
+  return ru.ru_minflt;
+}
+
+// A per-test path frees a buffer and takes one of the same size again (a snapshot's copy of the
+// live blocks, test after test): its pages must not fault in again each time.
+TEST(OwnHeap, AFreedRunKeepsItsPagesForTheNextOfItsSize) {
+  constexpr std::size_t kRun = 1 << 20;  // 256 pages
+  auto* p = static_cast<char*>(own_malloc(kRun));
+  ASSERT_NE(p, nullptr);
+  std::memset(p, 1, kRun);
+  own_free(p);
+  EXPECT_GE(own_heap_resident_free_bytes(), kRun - 4096) << "the newest run is kept whole";
+  const long faults_before = minor_faults();
+  auto* q = static_cast<char*>(own_malloc(kRun));
+  ASSERT_EQ(q, p) << "the newest fitting run is taken";
+  std::memset(q, 2, kRun);
+  EXPECT_LT(minor_faults() - faults_before, 32) << "its pages stayed mapped";
+  own_free(q);
+}
+
+TEST(OwnHeap, FreedRunsKeepAtMost16MiBMapped) {
+  constexpr std::size_t kMiB = 1 << 20;
+  std::vector<char*> runs;
+  for (int i = 0; i < 40; ++i) {
+    auto* p = static_cast<char*>(own_malloc(kMiB + 4096 * static_cast<std::size_t>(i)));  // no reuse among them
+    ASSERT_NE(p, nullptr);
+    std::memset(p, 3, kMiB);
+    runs.push_back(p);
+  }
+  for (char* p : runs) own_free(p);
+  EXPECT_LE(own_heap_resident_free_bytes(), 16 * kMiB);
+  EXPECT_GE(own_heap_resident_free_bytes(), 8 * kMiB) << "the newest are kept";
+  // One run bigger than four times the bound is given back whole as soon as it is freed.
+  auto* huge = static_cast<char*>(own_malloc(80 * kMiB));
+  ASSERT_NE(huge, nullptr);
+  std::memset(huge, 4, 80 * kMiB);
+  own_free(huge);
+  EXPECT_LE(own_heap_resident_free_bytes(), 16 * kMiB);
 }
 
 TEST(OwnHeap, ThreadsShareIt) {
