@@ -14,7 +14,9 @@
 //                                           wildcards, ':' between patterns, as --gtest_filter
 //   LEAKGUARD_REPEAT=<n>                    run the whole suite n times (n >= 2: the repeated-run
 //                                           rule); the adapters do the reruns (GoogleTest's
-//                                           --gtest_repeat, the Catch2 plugin's run_session)
+//                                           --gtest_repeat, the Catch2 plugin's run_session).
+//                                           A run's net change costs what the test freed and
+//                                           kept, not the size of the heap
 //   LEAKGUARD_SUPPRESSIONS=<file>           LSan-style suppressions (suppressions.hpp)
 //   LEAKGUARD_REPORT_DIR=<dir>              writes this process's findings to a run file in dir
 //                                           (created if missing) for `leakguard merge`

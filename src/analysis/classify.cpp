@@ -29,6 +29,7 @@
 #include <string_view>
 #include <unordered_map>
 
+#include "analysis/checkpoint_window.hpp"
 #include "analysis/raw_array.hpp"
 #include "core/own_heap.hpp"
 #include "core/real_alloc.hpp"
@@ -666,7 +667,12 @@ void Quarantine::take_named_from(std::uintptr_t sp) {
 // and nothing of the scan's own locals lie above `stack_floor`.
 struct Classifier {
   static Classification run(const Checkpoint& since, std::uintptr_t stack_floor);
+  static std::uint64_t window_of(const Checkpoint& c) noexcept { return c.state_->window; }
 };
+
+std::uint64_t detail::checkpoint_window(const Checkpoint& checkpoint) noexcept {
+  return Classifier::window_of(checkpoint);
+}
 
 namespace {
 

@@ -9,6 +9,7 @@
 #include <mutex>
 #include <optional>
 
+#include "analysis/checkpoint_window.hpp"
 #include "analysis/snapshot_filters.hpp"
 #include "analysis/test_wishes.hpp"
 #include "core/tracer.hpp"
@@ -129,8 +130,9 @@ struct TestChecker::State {
   std::optional<Checkpoint> window;
   std::unique_ptr<MemoryBudget> peak;  // the test's peak budget, when one applies
   RepeatedRuns runs;
-  // Repeated runs: the heap when the run began, symbolized only where the run changed it.
-  std::optional<std::vector<detail::RawTrace>> run_start;
+  // Repeated runs: the tracer logs what the test's run frees of the heap from before it
+  // (tracer_log_departures), so its net change costs what it did, not the heap's size.
+  bool logging_departures = false;
 
   void arm_peak_budget(std::size_t bytes) {
     detail::UntracedScope untraced;
@@ -275,14 +277,14 @@ void TestChecker::begin_test(std::string name) {
   detail::run_file_begin_test(s.name);
   if (s.settings.mode == CheckMode::kOff || !is_tracing() || skipped_by_name(s.settings, s.name)) return;
   if (s.settings.peak_budget >= 0) s.arm_peak_budget(static_cast<std::size_t>(s.settings.peak_budget));
-  if (s.iterations >= 2) {  // the repeated-run rule judges the run's net growth
-    detail::UntracedScope untraced;
-    s.run_start.emplace(detail::tracer_collect());
-  }
   g_running.store(&s);
   // Last: everything above is the checker's, not the test's. The test body returns before the end
   // check, which the framework calls through frames built over the body's dead ones.
   s.window.emplace(StackRoots::kSharedFrames);
+  if (s.iterations >= 2) {  // the repeated-run rule judges the run's net growth
+    detail::tracer_log_departures(detail::checkpoint_window(*s.window));
+    s.logging_departures = true;
+  }
 }
 
 void TestChecker::begin_unchecked_test(std::string_view name) {
@@ -304,13 +306,16 @@ namespace {
 __attribute__((noinline)) void judge_test(TestChecker::State& s, bool skipped,
                                           void (*raise)(const TestOutcome&, void*), void* context) {
   TestOutcome outcome;
-  std::optional<std::vector<detail::RawTrace>> run_start;
-  {
+  // The run's net change, once the check (and its retries) had the test's last frees.
+  auto end_departures = [&s] {
+    std::optional<detail::WindowChange> change;
     detail::UntracedScope untraced;
-    run_start = std::move(s.run_start);
-    s.run_start.reset();
-  }
+    if (s.logging_departures) change = detail::tracer_end_departures();
+    s.logging_departures = false;
+    return change;
+  };
   if (!s.window) {
+    end_departures();
     detail::forget_test_wishes();
     raise(outcome, context);
     return;
@@ -325,6 +330,7 @@ __attribute__((noinline)) void judge_test(TestChecker::State& s, bool skipped,
   const Checkpoint window = std::move(*s.window);
   s.window.reset();
   if (skipped || detail::test_skipped()) {
+    end_departures();
     detail::forget_test_wishes();
     raise(outcome, context);
     return;
@@ -365,12 +371,18 @@ __attribute__((noinline)) void judge_test(TestChecker::State& s, bool skipped,
     raise_or_note(peak->report, failure_at(peak->report, peak->crossing ? &*peak->crossing : nullptr, peak->message()));
   }
 
-  if (s.iterations >= 2 && run_start) {
+  std::optional<detail::WindowChange> run_change = end_departures();
+  if (s.iterations >= 2 && run_change) {
     NetGrowth net;
     {
       detail::UntracedScope untraced;
-      const detail::Change change = detail::change_between(std::move(*run_start), detail::tracer_collect());
-      net = user_net_growth(change.gone, change.came);
+      // An incomplete log (no memory for it, traces cleared, window ids wrapped) cannot show
+      // growth: the run counts as one that did not grow, never as a failure.
+      if (run_change->complete) {
+        const detail::Change change = detail::change_between(std::move(run_change->gone), std::move(run_change->came));
+        net = user_net_growth(change.gone, change.came);
+      }
+      run_change.reset();
     }
     s.runs.record(s.name, net.bytes, net.blocks);
     if (s.iteration == s.iterations - 1) {

@@ -29,6 +29,7 @@ class BlockStore {
     bool dropped = false;          // one older entry stopped counting (see below)
     bool lost = false;             // ... because the table could not take it: an untraced block
     std::uint64_t dropped_bytes = 0;
+    BlockEntry entry{};            // the entry that stopped counting, when one did
   };
   static constexpr std::uint64_t kCurrentWindow = ~std::uint64_t{0};
   // Adds a block, of the current window unless `tag` says otherwise (a block put back after a
@@ -46,10 +47,10 @@ class BlockStore {
       BlockEntry replaced;
       const auto result = table_.insert(slot.key & kAddrMask, key_tag(slot.key), slot.meta, &replaced);
       if (result == PtrTable::InsertResult::kReplaced) {
-        outcome = InsertOutcome{true, false, meta_size(replaced.meta)};
+        outcome = InsertOutcome{true, false, meta_size(replaced.meta), replaced};
         uncount(replaced);
       } else if (result == PtrTable::InsertResult::kNoMemory) {
-        outcome = InsertOutcome{true, true, meta_size(slot.meta)};
+        outcome = InsertOutcome{true, true, meta_size(slot.meta), slot};
         uncount(slot);
       }
     } else {

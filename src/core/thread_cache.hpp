@@ -37,6 +37,11 @@ struct alignas(64) ThreadCache {
   // While this cache holds the peak lease (g_peak_lease, tracer.cpp): the traced total outside
   // it when the lease began; `limit` is then the most this table has held since.
   std::atomic<std::int64_t> lease_base{0};
+  // While departures are logged (tracer_log_departures, tracer.hpp): the entries of earlier
+  // windows that left `table`. Written as `table` is, read with the world stopped.
+  BlockEntry* departed = nullptr;
+  std::uint32_t ndeparted = 0;
+  std::uint32_t departed_capacity = 0;
   std::uint32_t npending = 0;
   std::uint64_t pending_bytes = 0;
   void* pending[kMaxPendingFrees];
@@ -93,9 +98,22 @@ LG_ALWAYS_INLINE bool peak_leased_elsewhere(const ThreadCache* tc) noexcept {
   return LG_UNLIKELY(holder != nullptr) && holder != tc;
 }
 
+// The departure log (tracer_log_departures, tracer.hpp): the window it began at, 0 while none
+// runs. Every path that takes a block out of a table reads it once, after the table did.
+extern std::atomic<std::uint64_t> g_departures_from;
+void keep_departure(ThreadCache& tc, const BlockEntry& e) noexcept;
+// `e` just left tc's table (by its writer): kept while a log runs, if of an earlier window.
+LG_ALWAYS_INLINE void note_departure(ThreadCache& tc, const BlockEntry& e) noexcept {
+  const std::uint64_t from = g_departures_from.load(std::memory_order_relaxed);
+  if (LG_LIKELY(from == 0) || key_tag(e.key) >= from) return;
+  keep_departure(tc, e);
+}
+
 // The owner of tc took `e` out of its table: the total shrinks by its size (ending another
-// thread's lease first, since that lease counts on the rest of the total standing still).
+// thread's lease first, since that lease counts on the rest of the total standing still), and
+// a departure log running keeps it.
 LG_ALWAYS_INLINE void uncount_own(ThreadCache* tc, const BlockEntry& e) noexcept {
+  note_departure(*tc, e);
   if (peak_leased_elsewhere(tc)) end_peak_lease();
   tc->bytes.store(tc->bytes.load(std::memory_order_relaxed) - static_cast<std::int64_t>(meta_size(e.meta)),
                   std::memory_order_relaxed);

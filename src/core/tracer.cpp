@@ -50,6 +50,34 @@ std::atomic<bool> g_modules_loaded{false};
 // first (end_peak_lease folds it into g_peak), and the readers of the peak fold it too.
 std::atomic<ThreadCache*> g_peak_lease{nullptr};
 
+// The departure log (tracer.hpp): the window it began at (0 while none runs), and whether an
+// entry could not be kept since.
+std::atomic<std::uint64_t> g_departures_from{0};
+namespace {
+std::atomic<bool> g_departures_lost{false};
+std::uint64_t g_departures_wraps = 0;
+constexpr std::uint32_t kMaxDeparted = std::uint32_t{1} << 22;  // a table's log: 64 MiB at most
+}  // namespace
+
+void keep_departure(ThreadCache& tc, const BlockEntry& e) noexcept {
+  if (tc.ndeparted == tc.departed_capacity) {
+    const std::uint32_t capacity = tc.departed_capacity == 0 ? 256 : tc.departed_capacity * 2;
+    auto* grown = capacity <= kMaxDeparted ? static_cast<BlockEntry*>(raw_alloc(capacity * sizeof(BlockEntry)))
+                                           : nullptr;
+    if (grown == nullptr) {
+      g_departures_lost.store(true, std::memory_order_relaxed);
+      return;
+    }
+    if (tc.ndeparted != 0) std::memcpy(grown, tc.departed, tc.ndeparted * sizeof(BlockEntry));
+    BlockEntry* old = tc.departed;
+    const std::uint32_t old_capacity = tc.departed_capacity;
+    tc.departed = grown;
+    tc.departed_capacity = capacity;
+    raw_free(old, old_capacity * sizeof(BlockEntry));
+  }
+  tc.departed[tc.ndeparted++] = e;
+}
+
 void end_peak_lease() noexcept {
   if (g_peak_lease.load(std::memory_order_relaxed) == nullptr) return;
   ThreadCache* holder = g_peak_lease.exchange(nullptr, std::memory_order_acq_rel);
@@ -162,6 +190,7 @@ void insert_owned(ThreadCache* tc, std::uintptr_t addr, std::uint64_t size, std:
   }
   tc->table.sync_window(g_window.load(std::memory_order_acquire));
   const BlockStore::InsertOutcome outcome = tc->table.insert(akey, meta, tag);
+  if (LG_UNLIKELY(outcome.dropped)) note_departure(*tc, outcome.entry);
   const std::int64_t now = tc->bytes.load(std::memory_order_relaxed) + static_cast<std::int64_t>(size) -
                            static_cast<std::int64_t>(outcome.dropped_bytes);
   tc->bytes.store(now, std::memory_order_relaxed);
@@ -187,6 +216,7 @@ void insert_elsewhere(std::uintptr_t addr, std::uint64_t size, std::uint32_t sta
     if (!tracing_enabled()) return;
     sc.table.sync_window(g_window.load(std::memory_order_acquire));
     const BlockStore::InsertOutcome outcome = sc.table.insert(addr_key(addr), make_meta(size, stack_id), tag);
+    if (outcome.dropped) note_departure(sc, outcome.entry);
     if (outcome.lost) count_lost(outcome.dropped_bytes);
     if (!outcome.dropped) g_shared_blocks.fetch_add(1, std::memory_order_relaxed);
     sc.bytes.fetch_add(static_cast<std::int64_t>(size) - static_cast<std::int64_t>(outcome.dropped_bytes),
@@ -220,6 +250,7 @@ bool forget_anywhere(const StoppedWorld& world, std::uintptr_t addr, ForgottenBl
       BlockEntry e;
       if (found || !tc.table.erase(addr_key(addr), &e)) return;
       found = true;
+      note_departure(tc, e);
       tc.bytes.fetch_sub(static_cast<std::int64_t>(meta_size(e.meta)), std::memory_order_relaxed);
       if (tc.state.load(std::memory_order_relaxed) == ThreadCache::kShared) {
         g_shared_blocks.fetch_sub(1, std::memory_order_relaxed);
@@ -382,6 +413,7 @@ bool record_free(void* ptr) noexcept {
     SpinGuard guard(shared_lock());
     BlockEntry e;
     if (shared_cache().table.erase(addr_key(addr), &e)) {
+      note_departure(shared_cache(), e);
       shared_cache().bytes.fetch_sub(static_cast<std::int64_t>(meta_size(e.meta)),
                                      std::memory_order_relaxed);
       g_shared_blocks.fetch_sub(1, std::memory_order_relaxed);
@@ -458,6 +490,19 @@ void restore_after_failed_realloc(void* old, const ForgottenBlock& block) noexce
   if (!block.traced || t_state.mute != 0) return;
   MuteScope mute;
   const auto addr = reinterpret_cast<std::uintptr_t>(old);
+  const std::uint64_t from = g_departures_from.load(std::memory_order_relaxed);
+  if (LG_UNLIKELY(from != 0) && block.tag < from) {  // it never left: take back its departure
+    StoppedWorld world;
+    bool taken = false;
+    world.for_each_cache([&](ThreadCache& tc) {
+      for (std::uint32_t i = tc.ndeparted; !taken && i-- > 0;) {
+        if (key_addr(tc.departed[i].key) == addr) {
+          tc.departed[i] = tc.departed[--tc.ndeparted];
+          taken = true;
+        }
+      }
+    });
+  }
   ThreadCache* tc = t_state.cache;
   if (tc != nullptr && addr_encodable(addr) && block.size <= kMaxInlineSize) {
     insert_owned(tc, addr, block.size, make_meta(block.size, block.stack_id), block.tag);
@@ -479,6 +524,7 @@ void tracer_start(std::uint32_t nframe) noexcept {
 void tracer_clear() noexcept {
   StoppedWorld world;
   discard_peak_lease();
+  if (g_departures_from.load(std::memory_order_relaxed) != 0) g_departures_lost.store(true, std::memory_order_relaxed);
   world.for_each_cache([](ThreadCache& tc) {
     tc.table.reset();
     tc.bytes.store(0, std::memory_order_relaxed);
@@ -623,6 +669,53 @@ std::int64_t tracer_window_blocks(std::uint64_t window) noexcept {
 
 std::uint64_t tracer_window() noexcept { return g_window.load(std::memory_order_relaxed); }
 std::uint64_t tracer_window_wraps() noexcept { return g_window_wraps.load(std::memory_order_relaxed); }
+
+void tracer_log_departures(std::uint64_t window) noexcept {
+  MuteScope mute;
+  StoppedWorld world;  // so that no free in flight reads the log's window half set
+  g_departures_lost.store(false, std::memory_order_relaxed);
+  g_departures_wraps = g_window_wraps.load(std::memory_order_relaxed);
+  world.for_each_cache([](ThreadCache& tc) { tc.ndeparted = 0; });
+  g_departures_from.store(window, std::memory_order_relaxed);
+}
+
+WindowChange tracer_end_departures() noexcept {
+  MuteScope mute;
+  WindowChange change;
+  const std::uint64_t window = g_departures_from.load(std::memory_order_relaxed);
+  if (window == 0) {
+    change.complete = false;
+    return change;
+  }
+  // Nothing of the window alive (the common case) spares the walk over every table.
+  const bool came = tracer_window_blocks(window) != 0;
+  StoppedWorld world;  // completes the frees other threads queued, into the logs
+  g_departures_from.store(0, std::memory_order_relaxed);
+  change.complete = !g_departures_lost.load(std::memory_order_relaxed) &&
+                    g_window_wraps.load(std::memory_order_relaxed) == g_departures_wraps;
+  std::size_t gone = 0;
+  world.for_each_cache([&](ThreadCache& tc) { gone += tc.ndeparted; });
+  change.gone.reserve(gone);
+  world.for_each_cache([&](ThreadCache& tc) {
+    for (std::uint32_t i = 0; i < tc.ndeparted; ++i) {
+      const BlockEntry& e = tc.departed[i];
+      change.gone.push_back(RawTrace{key_addr(e.key), meta_size(e.meta), 0, meta_stack(e.meta),
+                                     static_cast<std::uint32_t>(key_tag(e.key))});
+    }
+    tc.ndeparted = 0;
+  });
+  if (came) {
+    world.for_each_cache([&](ThreadCache& tc) {
+      tc.table.for_each([&](const BlockEntry& e) {
+        if (key_tag(e.key) >= window) {
+          change.came.push_back(RawTrace{key_addr(e.key), meta_size(e.meta), 0, meta_stack(e.meta),
+                                         static_cast<std::uint32_t>(key_tag(e.key))});
+        }
+      });
+    });
+  }
+  return change;
+}
 
 void watch_total(std::uint64_t threshold) noexcept {
   UntracedScope untraced;

@@ -101,6 +101,21 @@ std::uint64_t tracer_window_wraps() noexcept;
 // window began): a sum over threads, whatever the heap's size, that stops no thread when it is 0.
 std::int64_t tracer_window_blocks(std::uint64_t window) noexcept;
 
+// The departure log, for a window's net change without a copy of the whole heap (the repeated-run
+// rule, test after test): from tracer_log_departures(window) on, every heap block of an earlier
+// window that leaves the trace (freed, reallocated, replaced by a record of its address) is kept;
+// tracer_end_departures() stops the log and returns those blocks with the window's blocks still
+// live. Its cost is what the window frees and keeps, not the heap's size. One log at a time.
+void tracer_log_departures(std::uint64_t window) noexcept;
+struct WindowChange {
+  // False when some departure could not be kept (no memory for the log, the traces were
+  // cleared, or the window ids wrapped): then `gone` is short and the change unknown.
+  bool complete = true;
+  std::vector<RawTrace> gone;  // blocks of earlier windows that left the trace
+  std::vector<RawTrace> came;  // blocks of the window (and later ones) still live
+};
+WindowChange tracer_end_departures() noexcept;
+
 // getpid(), remembered: in glibc 2.25 and later it is a system call each time, and the leak
 // check names its own process in every process_vm_readv. A fork child learns its own again
 // (world.cpp's fork handler).

@@ -2,8 +2,10 @@
 // points, and the settings that change it.
 #include <gtest/gtest.h>
 
+#include <cstdint>
 #include <cstdlib>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "fake_framework.hpp"
@@ -198,6 +200,71 @@ TEST_F(Checker, RepeatedRunsJudgeAtTheLastIteration) {
   ASSERT_EQ(once[3].findings.size(), 1u);
   EXPECT_EQ(once[3].findings[0].text,
             "leakguard: T.Once grew in its first run only (+4.9 KiB): a lazy static or first-use cache, not a leak\n");
+  for (char* p : g_held) delete[] p;
+  g_held.clear();
+}
+
+// The repeated-run rule nets what a run freed of the heap from before it (the tracer's departure
+// log): a block replaced through realloc, one freed by another thread, and a realloc that failed
+// and left its block where it was.
+void* g_buffer = nullptr;
+char* g_previous = nullptr;
+void* g_kept = nullptr;
+
+TEST_F(Checker, RepeatedRunsNetWhatARunFreedOfTheHeapFromBeforeIt) {
+  leakguard::TestChecker checker(settings);
+  std::vector<leakguard::TestOutcome> resized, grown, handed, failed;
+  g_kept = std::malloc(1000);
+  for (int i = 0; i < 4; ++i) {
+    checker.begin_iteration(i, 4);
+    // Moved to another address and back to its size every run: no growth after the first.
+    resized.push_back(run_test(checker, "T.Resized", [] {
+      g_buffer = std::realloc(g_buffer, 64 * 1024);
+      g_buffer = std::realloc(g_buffer, 3000);
+    }));
+    // Grown by 1000 bytes every run.
+    grown.push_back(run_test(checker, "T.Grown", [] {
+      static std::size_t size = 0;
+      static void* p = nullptr;
+      size += 1000;
+      p = std::realloc(p, size);
+      keep(p);
+    }));
+    // A new block every run, the previous run's freed by a thread of its own: no growth after
+    // the first.
+    handed.push_back(run_test(checker, "T.Handed", [] {
+      char* previous = g_previous;
+      g_previous = new char[1500];
+      std::thread([previous] { delete[] previous; }).join();
+    }));
+    // 1000 bytes more every run; the failed realloc takes nothing away.
+    failed.push_back(run_test(checker, "T.FailedRealloc", [] {
+      g_held.push_back(new char[1000]);
+      void* huge = std::realloc(g_kept, SIZE_MAX / 4);
+      EXPECT_EQ(huge, nullptr);
+    }));
+  }
+  for (const auto& o : resized) EXPECT_FALSE(o.failed());
+  ASSERT_EQ(resized[3].findings.size(), 1u);
+  EXPECT_EQ(resized[3].findings[0].text.rfind("leakguard: T.Resized grew in its first run only (+2.9 KiB)", 0), 0u)
+      << resized[3].findings[0].text;
+  ASSERT_TRUE(grown[3].failed());
+  EXPECT_EQ(grown[3].findings[0].text.rfind(
+                "leakguard: growth in every repeated run after the first (+1000 B +1000 B +1000 B)", 0),
+            0u)
+      << grown[3].findings[0].text;
+  for (const auto& o : handed) EXPECT_FALSE(o.failed());
+  ASSERT_EQ(handed[3].findings.size(), 1u);
+  EXPECT_EQ(handed[3].findings[0].text.rfind("leakguard: T.Handed grew in its first run only (+1.5 KiB)", 0), 0u)
+      << handed[3].findings[0].text;
+  ASSERT_TRUE(failed[3].failed());
+  EXPECT_EQ(failed[3].findings[0].text.rfind(
+                "leakguard: growth in every repeated run after the first (+1000 B +1000 B +1000 B)", 0),
+            0u)
+      << failed[3].findings[0].text;
+  std::free(g_buffer);
+  std::free(g_kept);
+  delete[] g_previous;
   for (char* p : g_held) delete[] p;
   g_held.clear();
 }
