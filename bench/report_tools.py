@@ -98,15 +98,18 @@ def suite_table(results):
              "|---|---|---|---|---|---|---|"]
     labels = [("plain", "GTest::gtest_main"), ("leakguard_off", "leakguard::gtest_main, LEAKGUARD_MODE=off"),
               ("leakguard", "leakguard::gtest_main (checks every test)"),
-              ("leakguard_run_file", "the same, with LEAKGUARD_REPORT_DIR (a run file for `leakguard merge`)")]
+              ("leakguard_run_file", "the same, with LEAKGUARD_REPORT_DIR (a run file for `leakguard merge`)"),
+              ("plain_repeat2", "GTest::gtest_main, `--gtest_repeat=2` (per test: both runs)"),
+              ("leakguard_repeat2", "leakguard::gtest_main, `--gtest_repeat=2` (the repeated-run rule)")]
     for config, label in labels:
         if config not in st:
             continue
         s = st[config]
+        base = st.get("plain_repeat2", p) if config.endswith("repeat2") else p
         per = s["run_us"] / s["tests"]
-        extra = (s["run_us"] - p["run_us"]) / s["tests"]
-        lines.append(f"| {label} | {s['run_us'] / 1000:.1f} | {per:.1f} | {s['run_us'] / p['run_us']:.2f}x | "
-                     f"{'-' if config == 'plain' else f'{extra:.1f}'} | {s['wall'] * 1000:.0f} | {s['runs']} |")
+        extra = (s["run_us"] - base["run_us"]) / s["tests"]
+        lines.append(f"| {label} | {s['run_us'] / 1000:.1f} | {per:.1f} | {s['run_us'] / base['run_us']:.2f}x | "
+                     f"{'-' if config.startswith('plain') else f'{extra:.1f}'} | {s['wall'] * 1000:.0f} | {s['runs']} |")
     return lines
 
 
@@ -129,14 +132,17 @@ def check_table(results):
              "GoogleTest listener, blocks live from before the first; per test, fastest run; and "
              "classify_survivors() directly, from bench/classify.cpp)\n",
              "| live blocks | per empty test, no listener (us) | per empty test, listener (us) | the check's cost per test (us) "
+             "| with `--gtest_repeat=2`, the repeated-run rule's cost per test, both runs (us) "
              "| classify_survivors(), nothing left (us) | classify_survivors(), one block left: scan (ms) |",
-             "|---|---|---|---|---|---|"]
+             "|---|---|---|---|---|---|---|"]
     for blocks in sorted(st):
         s = st[blocks]
         c = classify.get(blocks, {})
         off, on = s.get("off"), s.get("fail")
-        lines.append(f"| {blocks:,} | {off:.1f} | {on:.1f} | {on - off:.1f} | "
-                     f"{c.get('check_nothing_left_ms', float('nan')) * 1000:.1f} | {c.get('check_one_survivor_ms', float('nan')):.0f} |")
+        nan = float("nan")
+        repeat = s.get("repeat2", nan) - s.get("off_repeat2", nan)
+        lines.append(f"| {blocks:,} | {off:.1f} | {on:.1f} | {on - off:.1f} | {repeat:.1f} | "
+                     f"{c.get('check_nothing_left_ms', nan) * 1000:.1f} | {c.get('check_one_survivor_ms', nan):.0f} |")
     return lines
 
 
@@ -250,7 +256,8 @@ def plots(results, plots_dir, plt):
         a1.set_ylabel("us per test")
         a1.set_title("1000-test GoogleTest suite", fontsize=9)
         blocks = sorted(ch)
-        for mode, label in (("off", "no listener"), ("fail", "listener")):
+        for mode, label in (("off", "no listener"), ("fail", "listener"),
+                            ("repeat2", "listener, --gtest_repeat=2 (both runs)")):
             a2.plot(blocks, [ch[b].get(mode) for b in blocks], marker="o", label=label)
         a2.set_xscale("log")
         a2.set_xlabel("blocks live before the test")

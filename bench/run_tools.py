@@ -91,6 +91,9 @@ def suite(b, results, reps):
         ("leakguard_off", [f"{b}/bench_suite_traced"], {"LEAKGUARD_MODE": "off"}),
         ("leakguard", [f"{b}/bench_suite_traced"], {}),
         ("leakguard_run_file", [f"{b}/bench_suite_traced"], {"LEAKGUARD_REPORT_DIR": runs_dir}),
+        # The repeated-run rule: every test twice, its net change judged across the runs.
+        ("plain_repeat2", [f"{b}/bench_suite_plain", "--gtest_repeat=2"], {}),
+        ("leakguard_repeat2", [f"{b}/bench_suite_traced", "--gtest_repeat=2"], {}),
     ]
     with open(os.path.join(results, "suite.jsonl"), "w") as f:
         for r in range(reps * 5):  # short runs: more of them
@@ -108,6 +111,9 @@ def check_heap(b, results, reps):
     for blocks in ("10000", "100000", "1000000"):
         configs.append((f"off/{blocks}", [f"{b}/bench_check_heap", blocks], {"LEAKGUARD_MODE": "off"}))
         configs.append((f"fail/{blocks}", [f"{b}/bench_check_heap", blocks], {}))
+        configs.append((f"off_repeat2/{blocks}", [f"{b}/bench_check_heap", blocks, "--gtest_repeat=2"],
+                        {"LEAKGUARD_MODE": "off"}))
+        configs.append((f"repeat2/{blocks}", [f"{b}/bench_check_heap", blocks, "--gtest_repeat=2"], {}))
     with open(os.path.join(results, "check_heap.jsonl"), "w") as f:
         for r in range(reps * 3):
             for name, cmd, env in rotated(configs, r):
