@@ -667,10 +667,12 @@ void Quarantine::take_named_from(std::uintptr_t sp) {
 // and nothing of the scan's own locals lie above `stack_floor`.
 struct Classifier {
   static Classification run(const Checkpoint& since, std::uintptr_t stack_floor);
-  static std::uint64_t window_of(const Checkpoint& c) noexcept { return c.state_->window; }
+  static detail::CheckpointWindow window_of(const Checkpoint& c) noexcept {
+    return {c.state_->window, c.state_->wraps};
+  }
 };
 
-std::uint64_t detail::checkpoint_window(const Checkpoint& checkpoint) noexcept {
+detail::CheckpointWindow detail::checkpoint_window(const Checkpoint& checkpoint) noexcept {
   return Classifier::window_of(checkpoint);
 }
 

@@ -282,7 +282,8 @@ void TestChecker::begin_test(std::string name) {
   // check, which the framework calls through frames built over the body's dead ones.
   s.window.emplace(StackRoots::kSharedFrames);
   if (s.iterations >= 2) {  // the repeated-run rule judges the run's net growth
-    detail::tracer_log_departures(detail::checkpoint_window(*s.window));
+    const detail::CheckpointWindow window = detail::checkpoint_window(*s.window);
+    detail::tracer_log_departures(window.id, window.wraps);
     s.logging_departures = true;
   }
 }

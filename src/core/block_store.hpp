@@ -29,14 +29,14 @@ class BlockStore {
     bool dropped = false;          // one older entry stopped counting (see below)
     bool lost = false;             // ... because the table could not take it: an untraced block
     std::uint64_t dropped_bytes = 0;
-    BlockEntry entry{};            // the entry that stopped counting, when one did
   };
   static constexpr std::uint64_t kCurrentWindow = ~std::uint64_t{0};
   // Adds a block, of the current window unless `tag` says otherwise (a block put back after a
   // failed realloc keeps its own). The nursery's oldest entry moves to the table to make room;
   // the outcome says whether an entry stopped counting on the way: a stale record of the same
   // address (a free the tracer never saw) that was replaced, or a block lost because the table
-  // could not grow.
+  // could not grow; that entry is then dropped_entry(). (Not in the outcome: a 16-byte outcome
+  // comes back in registers, a bigger one through memory on every insert.)
   InsertOutcome insert(std::uint64_t akey, std::uint64_t meta, std::uint64_t tag = kCurrentWindow) noexcept {
     InsertOutcome outcome;
     const std::uint64_t window = window_.load(std::memory_order_relaxed);
@@ -47,10 +47,12 @@ class BlockStore {
       BlockEntry replaced;
       const auto result = table_.insert(slot.key & kAddrMask, key_tag(slot.key), slot.meta, &replaced);
       if (result == PtrTable::InsertResult::kReplaced) {
-        outcome = InsertOutcome{true, false, meta_size(replaced.meta), replaced};
+        outcome = InsertOutcome{true, false, meta_size(replaced.meta)};
+        dropped_ = replaced;
         uncount(replaced);
       } else if (result == PtrTable::InsertResult::kNoMemory) {
-        outcome = InsertOutcome{true, true, meta_size(slot.meta), slot};
+        outcome = InsertOutcome{true, true, meta_size(slot.meta)};
+        dropped_ = slot;
         uncount(slot);
       }
     } else {
@@ -65,6 +67,9 @@ class BlockStore {
     if (upcoming != 0) table_.prefetch(upcoming & kAddrMask);
     return outcome;
   }
+
+  // The entry the last insert that dropped one dropped.
+  const BlockEntry& dropped_entry() const noexcept { return dropped_; }
 
   // Removes akey, returning its entry; the newest blocks are looked at first. False when absent.
   bool erase(std::uint64_t akey, BlockEntry* out) noexcept {
@@ -188,6 +193,7 @@ class BlockStore {
   }
 
   BlockEntry nursery_[kNursery] = {};
+  BlockEntry dropped_ = {};
   std::uint32_t next_ = 0;
   std::uint32_t nursery_count_ = 0;
   std::atomic<std::uint64_t> window_{0};        // id new blocks get; 0: no window

@@ -101,13 +101,18 @@ LG_ALWAYS_INLINE bool peak_leased_elsewhere(const ThreadCache* tc) noexcept {
 // The departure log (tracer_log_departures, tracer.hpp): the window it began at, 0 while none
 // runs. Every path that takes a block out of a table reads it once, after the table did.
 extern std::atomic<std::uint64_t> g_departures_from;
-void keep_departure(ThreadCache& tc, const BlockEntry& e) noexcept;
+// The entry's two words by value: a reference would keep its address live in a callee-saved
+// register across every free.
+__attribute__((cold)) void keep_departure(ThreadCache& tc, std::uint64_t key, std::uint64_t meta) noexcept;
 // `e` just left tc's table (by its writer): kept while a log runs, if of an earlier window.
 LG_ALWAYS_INLINE void note_departure(ThreadCache& tc, const BlockEntry& e) noexcept {
   const std::uint64_t from = g_departures_from.load(std::memory_order_relaxed);
   if (LG_LIKELY(from == 0) || key_tag(e.key) >= from) return;
-  keep_departure(tc, e);
+  keep_departure(tc, e.key, e.meta);
 }
+// A heap block the side table held left it, or one entered it, while a log runs: the side table
+// keeps no window tags, so the log can no longer tell the run's change.
+void side_departure() noexcept;
 
 // The owner of tc took `e` out of its table: the total shrinks by its size (ending another
 // thread's lease first, since that lease counts on the rest of the total standing still), and

@@ -57,9 +57,10 @@ namespace {
 std::atomic<bool> g_departures_lost{false};
 std::uint64_t g_departures_wraps = 0;
 constexpr std::uint32_t kMaxDeparted = std::uint32_t{1} << 22;  // a table's log: 64 MiB at most
+constexpr std::uint32_t kKeptDeparted = std::uint32_t{1} << 16;  // kept mapped between logs: 1 MiB
 }  // namespace
 
-void keep_departure(ThreadCache& tc, const BlockEntry& e) noexcept {
+void keep_departure(ThreadCache& tc, std::uint64_t key, std::uint64_t meta) noexcept {
   if (tc.ndeparted == tc.departed_capacity) {
     const std::uint32_t capacity = tc.departed_capacity == 0 ? 256 : tc.departed_capacity * 2;
     auto* grown = capacity <= kMaxDeparted ? static_cast<BlockEntry*>(raw_alloc(capacity * sizeof(BlockEntry)))
@@ -75,7 +76,11 @@ void keep_departure(ThreadCache& tc, const BlockEntry& e) noexcept {
     tc.departed_capacity = capacity;
     raw_free(old, old_capacity * sizeof(BlockEntry));
   }
-  tc.departed[tc.ndeparted++] = e;
+  tc.departed[tc.ndeparted++] = BlockEntry{key, meta};
+}
+
+void side_departure() noexcept {
+  if (g_departures_from.load(std::memory_order_relaxed) != 0) g_departures_lost.store(true, std::memory_order_relaxed);
 }
 
 void end_peak_lease() noexcept {
@@ -190,7 +195,7 @@ void insert_owned(ThreadCache* tc, std::uintptr_t addr, std::uint64_t size, std:
   }
   tc->table.sync_window(g_window.load(std::memory_order_acquire));
   const BlockStore::InsertOutcome outcome = tc->table.insert(akey, meta, tag);
-  if (LG_UNLIKELY(outcome.dropped)) note_departure(*tc, outcome.entry);
+  if (LG_UNLIKELY(outcome.dropped)) note_departure(*tc, tc->table.dropped_entry());
   const std::int64_t now = tc->bytes.load(std::memory_order_relaxed) + static_cast<std::int64_t>(size) -
                            static_cast<std::int64_t>(outcome.dropped_bytes);
   tc->bytes.store(now, std::memory_order_relaxed);
@@ -216,7 +221,7 @@ void insert_elsewhere(std::uintptr_t addr, std::uint64_t size, std::uint32_t sta
     if (!tracing_enabled()) return;
     sc.table.sync_window(g_window.load(std::memory_order_acquire));
     const BlockStore::InsertOutcome outcome = sc.table.insert(addr_key(addr), make_meta(size, stack_id), tag);
-    if (outcome.dropped) note_departure(sc, outcome.entry);
+    if (outcome.dropped) note_departure(sc, sc.table.dropped_entry());
     if (outcome.lost) count_lost(outcome.dropped_bytes);
     if (!outcome.dropped) g_shared_blocks.fetch_add(1, std::memory_order_relaxed);
     sc.bytes.fetch_add(static_cast<std::int64_t>(size) - static_cast<std::int64_t>(outcome.dropped_bytes),
@@ -224,6 +229,7 @@ void insert_elsewhere(std::uintptr_t addr, std::uint64_t size, std::uint32_t sta
   } else {
     SpinGuard guard(side_lock());
     if (!tracing_enabled()) return;
+    side_departure();
     SideEntry replaced;
     const auto result = side_table().insert(0, addr, size, stack_id, &replaced);
     if (result == SideTable::Result::kNoMemory) {
@@ -262,6 +268,7 @@ bool forget_anywhere(const StoppedWorld& world, std::uintptr_t addr, ForgottenBl
     SideEntry e;
     if (side_table().erase(0, addr, &e)) {
       found = true;
+      side_departure();
       g_side_bytes.fetch_sub(static_cast<std::int64_t>(e.size), std::memory_order_relaxed);
       g_side_heap_blocks.fetch_sub(1, std::memory_order_relaxed);
       *out = ForgottenBlock{true, e.size, e.stack_id, 0};
@@ -496,7 +503,8 @@ void restore_after_failed_realloc(void* old, const ForgottenBlock& block) noexce
     bool taken = false;
     world.for_each_cache([&](ThreadCache& tc) {
       for (std::uint32_t i = tc.ndeparted; !taken && i-- > 0;) {
-        if (key_addr(tc.departed[i].key) == addr) {
+        const BlockEntry& d = tc.departed[i];
+        if (key_addr(d.key) == addr && meta_size(d.meta) == block.size && meta_stack(d.meta) == block.stack_id) {
           tc.departed[i] = tc.departed[--tc.ndeparted];
           taken = true;
         }
@@ -670,11 +678,11 @@ std::int64_t tracer_window_blocks(std::uint64_t window) noexcept {
 std::uint64_t tracer_window() noexcept { return g_window.load(std::memory_order_relaxed); }
 std::uint64_t tracer_window_wraps() noexcept { return g_window_wraps.load(std::memory_order_relaxed); }
 
-void tracer_log_departures(std::uint64_t window) noexcept {
+void tracer_log_departures(std::uint64_t window, std::uint64_t wraps) noexcept {
   MuteScope mute;
   StoppedWorld world;  // so that no free in flight reads the log's window half set
   g_departures_lost.store(false, std::memory_order_relaxed);
-  g_departures_wraps = g_window_wraps.load(std::memory_order_relaxed);
+  g_departures_wraps = wraps;
   world.for_each_cache([](ThreadCache& tc) { tc.ndeparted = 0; });
   g_departures_from.store(window, std::memory_order_relaxed);
 }
@@ -703,6 +711,11 @@ WindowChange tracer_end_departures() noexcept {
                                      static_cast<std::uint32_t>(key_tag(e.key))});
     }
     tc.ndeparted = 0;
+    if (tc.departed_capacity > kKeptDeparted) {  // a run that freed much: do not keep its log mapped
+      raw_free(tc.departed, tc.departed_capacity * sizeof(BlockEntry));
+      tc.departed = nullptr;
+      tc.departed_capacity = 0;
+    }
   });
   if (came) {
     world.for_each_cache([&](ThreadCache& tc) {
@@ -743,7 +756,11 @@ Crossing end_watch() noexcept {
   return result;
 }
 
-void watch_fork_child() noexcept { g_watch_busy.store(false, std::memory_order_relaxed); }
+void tracer_fork_child() noexcept {
+  g_watch_busy.store(false, std::memory_order_relaxed);
+  // Another thread's log may have been copied mid-entry: a child's log is never whole.
+  if (g_departures_from.load(std::memory_order_relaxed) != 0) g_departures_lost.store(true, std::memory_order_relaxed);
+}
 
 bool tracer_find_block(std::uintptr_t addr, RawTrace* out) noexcept {
   StoppedWorld world;

@@ -106,7 +106,8 @@ std::int64_t tracer_window_blocks(std::uint64_t window) noexcept;
 // window that leaves the trace (freed, reallocated, replaced by a record of its address) is kept;
 // tracer_end_departures() stops the log and returns those blocks with the window's blocks still
 // live. Its cost is what the window frees and keeps, not the heap's size. One log at a time.
-void tracer_log_departures(std::uint64_t window) noexcept;
+// `wraps` is tracer_window_wraps() when `window` began: a wrap since makes the log incomplete.
+void tracer_log_departures(std::uint64_t window, std::uint64_t wraps) noexcept;
 struct WindowChange {
   // False when some departure could not be kept (no memory for the log, the traces were
   // cleared, or the window ids wrapped): then `gone` is short and the change unknown.
@@ -135,8 +136,8 @@ void watch_total(std::uint64_t threshold) noexcept;
 // Disarms the watch and hands over what it recorded.
 Crossing end_watch() noexcept;
 // In a fork child (world.cpp's fork handler): the watch may have been busy in a thread the child
-// does not have.
-void watch_fork_child() noexcept;
+// does not have, and a departure log running is not whole there.
+void tracer_fork_child() noexcept;
 
 int tracer_track(std::uint64_t domain, std::uintptr_t addr, std::size_t size,
                  std::uintptr_t entry_fp) noexcept;

@@ -111,7 +111,7 @@ void fork_child() {
   g_stop.store(0, std::memory_order_relaxed);
   g_process_id.store(0, std::memory_order_relaxed);
   end_peak_lease();  // the holder may be a thread the child does not have; its cache is pooled below
-  watch_fork_child();
+  tracer_fork_child();
   ThreadCache* self = t_state.cache;
   std::uint32_t owned = 0;
   const std::uint32_t n = g_cache_count.load(std::memory_order_relaxed);

@@ -42,7 +42,7 @@ TEST_F(Departures, TheLogHoldsExactlyWhatLeftOfTheHeapBeforeTheWindow) {
   }
   std::uint64_t wraps = 0;
   const std::uint64_t window = leakguard::detail::tracer_begin_window(&wraps);
-  leakguard::detail::tracer_log_departures(window);
+  leakguard::detail::tracer_log_departures(window, wraps);
   // Freed here, freed by another thread, and reallocated: every one of the 600 leaves.
   std::vector<std::uintptr_t> left;
   for (int i = 0; i < 200; ++i) {
@@ -96,7 +96,7 @@ TEST_F(Departures, ALogWithoutMemoryForItsEntriesSaysItIsIncomplete) {
   for (int i = 0; i < 5000; ++i) before.push_back(std::malloc(40));
   std::uint64_t wraps = 0;
   const std::uint64_t window = leakguard::detail::tracer_begin_window(&wraps);
-  leakguard::detail::tracer_log_departures(window);
+  leakguard::detail::tracer_log_departures(window, wraps);
   leakguard::detail::raw_inject_failures(1 << 30);  // the log cannot grow
   for (void* p : before) std::free(p);
   leakguard::detail::raw_inject_failures(0);
@@ -106,7 +106,10 @@ TEST_F(Departures, ALogWithoutMemoryForItsEntriesSaysItIsIncomplete) {
   // The next log starts whole again.
   void* p = std::malloc(40);
   keep(p);
-  leakguard::detail::tracer_log_departures(leakguard::detail::tracer_begin_window(&wraps));
+  {
+    const std::uint64_t id = leakguard::detail::tracer_begin_window(&wraps);
+    leakguard::detail::tracer_log_departures(id, wraps);
+  }
   std::free(p);
   const leakguard::detail::WindowChange next = leakguard::detail::tracer_end_departures();
   EXPECT_TRUE(next.complete);
@@ -119,8 +122,24 @@ TEST_F(Departures, ClearingTheTracesMakesTheLogIncomplete) {
   void* p = std::malloc(40);
   keep(p);
   std::uint64_t wraps = 0;
-  leakguard::detail::tracer_log_departures(leakguard::detail::tracer_begin_window(&wraps));
+  {
+    const std::uint64_t id = leakguard::detail::tracer_begin_window(&wraps);
+    leakguard::detail::tracer_log_departures(id, wraps);
+  }
   leakguard::clear_traces();
+  std::free(p);
+  EXPECT_FALSE(leakguard::detail::tracer_end_departures().complete);
+}
+
+TEST_F(Departures, WindowIdsWrappingMakeTheLogIncomplete) {
+  void* p = std::malloc(40);
+  keep(p);
+  std::uint64_t wraps = 0;
+  const std::uint64_t id = leakguard::detail::tracer_begin_window(&wraps);
+  leakguard::detail::tracer_log_departures(id, wraps);
+  // Every older block's tag is cleared when the ids wrap: the log's window means nothing after.
+  std::uint64_t later = wraps;
+  while (later == wraps) leakguard::detail::tracer_begin_window(&later);
   std::free(p);
   EXPECT_FALSE(leakguard::detail::tracer_end_departures().complete);
 }
