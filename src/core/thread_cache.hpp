@@ -110,9 +110,9 @@ LG_ALWAYS_INLINE void note_departure(ThreadCache& tc, const BlockEntry& e) noexc
   if (LG_LIKELY(from == 0) || key_tag(e.key) >= from) return;
   keep_departure(tc, e.key, e.meta);
 }
-// A heap block the side table held left it, or one entered it, while a log runs: the side table
-// keeps no window tags, so the log can no longer tell the run's change.
-void side_departure() noexcept;
+// A log running can no longer be whole: a heap block entered or left the side table (which keeps
+// no window tags), the traces were cleared, or this is a fork child.
+void departures_incomplete() noexcept;
 
 // The owner of tc took `e` out of its table: the total shrinks by its size (ending another
 // thread's lease first, since that lease counts on the rest of the total standing still), and

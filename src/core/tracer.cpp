@@ -79,7 +79,7 @@ void keep_departure(ThreadCache& tc, std::uint64_t key, std::uint64_t meta) noex
   tc.departed[tc.ndeparted++] = BlockEntry{key, meta};
 }
 
-void side_departure() noexcept {
+void departures_incomplete() noexcept {
   if (g_departures_from.load(std::memory_order_relaxed) != 0) g_departures_lost.store(true, std::memory_order_relaxed);
 }
 
@@ -229,7 +229,7 @@ void insert_elsewhere(std::uintptr_t addr, std::uint64_t size, std::uint32_t sta
   } else {
     SpinGuard guard(side_lock());
     if (!tracing_enabled()) return;
-    side_departure();
+    departures_incomplete();
     SideEntry replaced;
     const auto result = side_table().insert(0, addr, size, stack_id, &replaced);
     if (result == SideTable::Result::kNoMemory) {
@@ -268,7 +268,7 @@ bool forget_anywhere(const StoppedWorld& world, std::uintptr_t addr, ForgottenBl
     SideEntry e;
     if (side_table().erase(0, addr, &e)) {
       found = true;
-      side_departure();
+      departures_incomplete();
       g_side_bytes.fetch_sub(static_cast<std::int64_t>(e.size), std::memory_order_relaxed);
       g_side_heap_blocks.fetch_sub(1, std::memory_order_relaxed);
       *out = ForgottenBlock{true, e.size, e.stack_id, 0};
@@ -532,7 +532,7 @@ void tracer_start(std::uint32_t nframe) noexcept {
 void tracer_clear() noexcept {
   StoppedWorld world;
   discard_peak_lease();
-  if (g_departures_from.load(std::memory_order_relaxed) != 0) g_departures_lost.store(true, std::memory_order_relaxed);
+  departures_incomplete();
   world.for_each_cache([](ThreadCache& tc) {
     tc.table.reset();
     tc.bytes.store(0, std::memory_order_relaxed);
@@ -758,8 +758,7 @@ Crossing end_watch() noexcept {
 
 void tracer_fork_child() noexcept {
   g_watch_busy.store(false, std::memory_order_relaxed);
-  // Another thread's log may have been copied mid-entry: a child's log is never whole.
-  if (g_departures_from.load(std::memory_order_relaxed) != 0) g_departures_lost.store(true, std::memory_order_relaxed);
+  departures_incomplete();  // another thread's log may have been copied mid-entry
 }
 
 bool tracer_find_block(std::uintptr_t addr, RawTrace* out) noexcept {
