@@ -377,7 +377,7 @@ __attribute__((noinline)) void judge_test(TestChecker::State& s, bool skipped,
     NetGrowth net;
     {
       detail::UntracedScope untraced;
-      // An incomplete log (no memory for it, traces cleared, window ids wrapped) cannot show
+      // An incomplete log (detail::WindowChange says when) cannot show
       // growth: the run counts as one that did not grow, never as a failure.
       if (run_change->complete) {
         const detail::Change change = detail::change_between(std::move(run_change->gone), std::move(run_change->came));

@@ -110,7 +110,8 @@ std::int64_t tracer_window_blocks(std::uint64_t window) noexcept;
 void tracer_log_departures(std::uint64_t window, std::uint64_t wraps) noexcept;
 struct WindowChange {
   // False when some departure could not be kept (no memory for the log, the traces were
-  // cleared, or the window ids wrapped): then `gone` is short and the change unknown.
+  // cleared, the window ids wrapped, a heap block went through the side table, a fork child):
+  // then the change is unknown.
   bool complete = true;
   std::vector<RawTrace> gone;  // blocks of earlier windows that left the trace
   std::vector<RawTrace> came;  // blocks of the window (and later ones) still live
