@@ -859,9 +859,6 @@ Classification Classifier::run(const Checkpoint& since, std::uintptr_t stack_flo
   detail::UntracedScope untraced;
   Classification result;
   const Checkpoint::State& since_state = *since.state_;
-  if (since_state.roots == StackRoots::kSharedFrames && since_state.frames.count > 0) {
-    stack_floor = std::max(stack_floor, shared_frames_floor(since_state.frames));
-  }
   if (detail::tracer_window_wraps() != since_state.wraps) {
     // A million checkpoints later every block's window id was cleared: none can be told apart.
     result.notes.push_back("the checkpoint is older than the last 2^20 checkpoints; nothing classified");
@@ -887,6 +884,10 @@ Classification Classifier::run(const Checkpoint& since, std::uintptr_t stack_flo
     }
   }
   if (survivors == 0) return result;
+  // Only a scan needs the floor: a test that left nothing does not pay for the walk.
+  if (since_state.roots == StackRoots::kSharedFrames && since_state.frames.count > 0) {
+    stack_floor = std::max(stack_floor, shared_frames_floor(since_state.frames));
+  }
 
   // Roots: writable mappings, minus the scan's own arrays and leakguard's own heap, minus the
   // interiors of traced blocks (reached ones are scanned by the flood), minus the calling
