@@ -264,8 +264,13 @@ StoppedWorld::StoppedWorld() noexcept : saved_errno_(errno) {
   g_registry_lock.lock();
   g_shared_lock.lock();
   side_lock().lock();
+  // Caches change owners only under the registry lock, held now: when the one owned cache is this
+  // thread's (or none is), no other thread can be in an owner update or wait for the stop, so
+  // the barrier's IPIs and the wake-up's futex call (two system calls a stop, dear in a VM and
+  // paid twice a test by the repeated-run rule) are left out.
+  alone_ = g_owned.load(std::memory_order_relaxed) == (t_state.cache != nullptr ? 1u : 0u);
   g_stop.store(1, std::memory_order_seq_cst);
-  heavy_barrier();
+  if (!alone_) heavy_barrier();
   const std::uint32_t n = cache_count();
   for (std::uint32_t i = 0; i < n; ++i) {
     for (int spins = 0; g_caches[i]->busy.load(std::memory_order_acquire) != 0; ++spins) {
@@ -281,7 +286,7 @@ StoppedWorld::StoppedWorld() noexcept : saved_errno_(errno) {
 
 StoppedWorld::~StoppedWorld() {
   g_stop.store(0, std::memory_order_release);
-  futex_wake_all(&g_stop);
+  if (!alone_) futex_wake_all(&g_stop);
   side_lock().unlock();
   g_shared_lock.unlock();
   g_registry_lock.unlock();

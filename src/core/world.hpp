@@ -85,6 +85,7 @@ class StoppedWorld {
 
  private:
   int saved_errno_;
+  bool alone_ = false;  // no other thread owns a cache: nobody to fence against or wake
 };
 
 // Called by the tracer to complete cross-thread frees while the world is stopped.
