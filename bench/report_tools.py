@@ -119,7 +119,22 @@ def check_stats(results):
     for config, runs in rows.items():
         mode, blocks = config.split("/")
         out.setdefault(int(blocks), {})[mode] = min(r["program"]["run_ms"] for r in runs) * 1000 / runs[0]["program"]["tests"]
+        out[int(blocks)].setdefault("tests", {})[mode] = runs[0]["program"]["tests"]
     return out
+
+
+def repeat_rule_cost(s):
+    """The repeated-run rule's cost (us): once per process (the first test's, which includes the
+    first symbolization) and for every further test (both runs), from the runs of all tests and of
+    one test alone, each with and without the listener."""
+    nan = float("nan")
+    need = ("repeat2", "off_repeat2", "repeat2_one", "off_repeat2_one")
+    if any(k not in s for k in need):
+        return nan, nan
+    tests = s["tests"]["repeat2"]
+    once = s["repeat2_one"] - s["off_repeat2_one"]
+    further = ((s["repeat2"] - s["off_repeat2"]) * tests - once) / (tests - 1)
+    return once, further
 
 
 def check_table(results):
@@ -133,15 +148,17 @@ def check_table(results):
              "classify_survivors() directly, from bench/classify.cpp)\n",
              "| live blocks | per empty test, no listener (us) | per empty test, listener (us) | the check's cost per test (us) "
              "| with `--gtest_repeat=2`, the repeated-run rule's cost per test, both runs (us) "
+             "| of it: once per process, ms / every further test, us "
              "| classify_survivors(), nothing left (us) | classify_survivors(), one block left: scan (ms) |",
-             "|---|---|---|---|---|---|---|"]
+             "|---|---|---|---|---|---|---|---|"]
     for blocks in sorted(st):
         s = st[blocks]
         c = classify.get(blocks, {})
         off, on = s.get("off"), s.get("fail")
         nan = float("nan")
         repeat = s.get("repeat2", nan) - s.get("off_repeat2", nan)
-        lines.append(f"| {blocks:,} | {off:.1f} | {on:.1f} | {on - off:.1f} | {repeat:.1f} | "
+        once, further = repeat_rule_cost(s)
+        lines.append(f"| {blocks:,} | {off:.1f} | {on:.1f} | {on - off:.1f} | {repeat:.1f} | {once / 1000:.0f} / {further:.1f} | "
                      f"{c.get('check_nothing_left_ms', nan) * 1000:.1f} | {c.get('check_one_survivor_ms', nan):.0f} |")
     return lines
 

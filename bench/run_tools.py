@@ -114,6 +114,12 @@ def check_heap(b, results, reps):
         configs.append((f"off_repeat2/{blocks}", [f"{b}/bench_check_heap", blocks, "--gtest_repeat=2"],
                         {"LEAKGUARD_MODE": "off"}))
         configs.append((f"repeat2/{blocks}", [f"{b}/bench_check_heap", blocks, "--gtest_repeat=2"], {}))
+        # One test alone: what the rule costs once per process (its first symbolization), apart
+        # from what it costs every further test.
+        one = "--gtest_filter=Heap/Empty.Test/0"
+        configs.append((f"off_repeat2_one/{blocks}", [f"{b}/bench_check_heap", blocks, "--gtest_repeat=2", one],
+                        {"LEAKGUARD_MODE": "off"}))
+        configs.append((f"repeat2_one/{blocks}", [f"{b}/bench_check_heap", blocks, "--gtest_repeat=2", one], {}))
     with open(os.path.join(results, "check_heap.jsonl"), "w") as f:
         for r in range(reps * 3):
             for name, cmd, env in rotated(configs, r):
