@@ -1,7 +1,17 @@
 // Concurrency: many threads allocating and freeing (also each other's blocks) while tracing is
 // toggled and snapshots are taken, then an exact count at a quiescent point.
 #include <gtest/gtest.h>
+#include <linux/audit.h>
+#include <linux/filter.h>
+#include <linux/membarrier.h>
+#include <linux/seccomp.h>
 #include <pthread.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <ucontext.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
@@ -12,6 +22,7 @@
 
 #include <leakguard/leakguard.hpp>
 
+#include "core/world.hpp"
 #include "watchdog.hpp"
 
 namespace {
@@ -328,5 +339,99 @@ TEST(Threads, ThreadsComeAndGoWhileTheWorldIsStopped) {
   EXPECT_LE(leakguard::get_tracer_stats().threads, 2u);
   leakguard::stop();
 }
+
+#if defined(__x86_64__)
+// The system calls of a world stop, counted: seccomp turns membarrier, and a futex call on the stop
+// word, into SIGSYS, whose handler counts it and returns -ENOSYS. A filter cannot be removed, so
+// this runs in a child process.
+std::atomic<int> g_membarriers{0};
+std::atomic<int> g_stop_futexes{0};
+
+void count_trapped_call(int, siginfo_t* info, void* context) {
+  (info->si_syscall == SYS_membarrier ? g_membarriers : g_stop_futexes).fetch_add(1);
+  static_cast<ucontext_t*>(context)->uc_mcontext.gregs[REG_RAX] = -ENOSYS;
+}
+
+bool trap_world_stop_calls() {
+  struct sigaction action {};
+  action.sa_sigaction = count_trapped_call;
+  action.sa_flags = SA_SIGINFO;
+  if (sigaction(SIGSYS, &action, nullptr) != 0) return false;
+  const auto word = reinterpret_cast<std::uint64_t>(&leakguard::detail::g_stop);
+  const auto low = static_cast<std::uint32_t>(word);
+  const auto high = static_cast<std::uint32_t>(word >> 32);
+  sock_filter filter[] = {
+      BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, arch)),
+      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 1, 0),
+      BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+      BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, nr)),
+      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_membarrier, 6, 0),
+      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_futex, 0, 4),
+      BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, args[0])),
+      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, low, 0, 2),
+      BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, args[0]) + 4),
+      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, high, 1, 0),
+      BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+      BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_TRAP),
+  };
+  sock_fprog program{static_cast<unsigned short>(sizeof filter / sizeof filter[0]), filter};
+  return prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == 0 &&
+         prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &program) == 0;
+}
+
+// 0 when every count is as expected; otherwise which step was wrong.
+int count_world_stops_calls() {
+  if (!trap_world_stop_calls()) return 10;
+  { leakguard::detail::StoppedWorld world; }
+  (void)leakguard::take_snapshot();
+  if (g_membarriers.load() != 0 || g_stop_futexes.load() != 0) return 1;  // alone: none
+
+  int ready[2];
+  int release[2];
+  if (pipe(ready) != 0 || pipe(release) != 0) return 11;
+  std::thread other([&] {
+    void* p = std::malloc(64);  // this thread owns a cache from here on
+    keep(p);
+    char c = 0;
+    if (write(ready[1], &c, 1) != 1 || read(release[0], &c, 1) != 1) std::abort();
+    std::free(p);
+  });
+  char c = 0;
+  if (read(ready[0], &c, 1) != 1) return 12;
+  { leakguard::detail::StoppedWorld world; }
+  if (g_membarriers.load() != 1 || g_stop_futexes.load() != 1) return 2;  // one of each
+  if (write(release[1], &c, 1) != 1) return 13;
+  other.join();  // its cache goes back to the pool before join returns
+
+  const int membarriers = g_membarriers.load();
+  const int futexes = g_stop_futexes.load();
+  { leakguard::detail::StoppedWorld world; }
+  if (g_membarriers.load() != membarriers || g_stop_futexes.load() != futexes) return 3;
+  return 0;
+}
+
+TEST(Threads, AWorldStopMakesNoSystemCallWhenNoOtherThreadOwnsACache) {
+  Watchdog watchdog(30);
+  const long supported = syscall(SYS_membarrier, MEMBARRIER_CMD_QUERY, 0, 0);
+  if (supported <= 0 || (supported & MEMBARRIER_CMD_PRIVATE_EXPEDITED) == 0) {
+    GTEST_SKIP() << "membarrier(PRIVATE_EXPEDITED) is not available: stops always fence";
+  }
+  leakguard::start();
+  void* mine = std::malloc(32);  // this thread owns a cache
+  keep(mine);
+  const pid_t pid = fork();
+  ASSERT_NE(pid, -1);
+  if (pid == 0) _exit(count_world_stops_calls());
+  int status = 0;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFEXITED(status)) << "the child ended by signal " << WTERMSIG(status);
+  EXPECT_EQ(WEXITSTATUS(status), 0)
+      << "1: a stop with no other owner made a call; 2: a stop with another owner did not make "
+         "exactly one membarrier and one wake; 3: a stop after that owner exited made a call; "
+         "10-13: the child could not set up";
+  std::free(mine);
+  leakguard::stop();
+}
+#endif
 
 }  // namespace
