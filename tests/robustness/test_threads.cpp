@@ -341,9 +341,9 @@ TEST(Threads, ThreadsComeAndGoWhileTheWorldIsStopped) {
 }
 
 #if defined(__x86_64__)
-// The system calls of a world stop, counted: seccomp turns membarrier, and a futex call on the stop
-// word, into SIGSYS, whose handler counts it and returns -ENOSYS. A filter cannot be removed, so
-// this runs in a child process.
+// The two system calls a world stop may make, counted: seccomp turns membarrier, and a futex call
+// on the stop word, into SIGSYS, whose handler counts it and returns -ENOSYS. A filter cannot be
+// removed, so this runs in a child process.
 std::atomic<int> g_membarriers{0};
 std::atomic<int> g_stop_futexes{0};
 
@@ -410,7 +410,7 @@ int count_world_stops_calls() {
   return 0;
 }
 
-TEST(Threads, AWorldStopMakesNoSystemCallWhenNoOtherThreadOwnsACache) {
+TEST(Threads, AWorldStopFencesAndWakesOnlyWhenAnotherThreadOwnsACache) {
   Watchdog watchdog(30);
   const long supported = syscall(SYS_membarrier, MEMBARRIER_CMD_QUERY, 0, 0);
   if (supported <= 0 || (supported & MEMBARRIER_CMD_PRIVATE_EXPEDITED) == 0) {
