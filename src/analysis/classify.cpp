@@ -31,6 +31,7 @@
 
 #include "analysis/checkpoint_window.hpp"
 #include "analysis/raw_array.hpp"
+#include "core/modules.hpp"
 #include "core/own_heap.hpp"
 #include "core/real_alloc.hpp"
 #include "core/tracer.hpp"
@@ -425,7 +426,7 @@ struct ImageRange {
 ImageRange executable_image() {
   static const ImageRange image = [] {
     ImageRange r;
-    dl_iterate_phdr(
+    detail::walk_loaded_modules(
         [](dl_phdr_info* info, std::size_t, void* out) {
           auto* range = static_cast<ImageRange*>(out);
           for (int k = 0; k < info->dlpi_phnum; ++k) {

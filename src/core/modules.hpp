@@ -1,16 +1,16 @@
-// The loaded ELF modules, as the stack walker needs them: where their code is, where their
-// unwind tables are, and whether their frames can be trusted to keep frame pointers.
+// The loaded ELF modules, as the stack walker needs them: where their unwind tables are, and
+// whether their frames can be trusted to keep frame pointers.
 #pragma once
+#include <link.h>
+
+#include <cstddef>
 #include <cstdint>
 
 namespace leakguard::detail {
 
 struct Module {
-  std::uintptr_t text_lo;
-  std::uintptr_t text_hi;
-  std::uintptr_t bias;                 // load address added to the file's virtual addresses
-  const std::uint8_t* eh_frame_hdr;    // PT_GNU_EH_FRAME, or null
-  bool fp_trusted;                     // built with frame pointers: the walker may follow them
+  const std::uint8_t* eh_frame_hdr;  // PT_GNU_EH_FRAME, or null
+  bool fp_trusted;                   // built with frame pointers: the walker may follow them
 };
 
 // How the walker treats frames (LEAKGUARD_UNWIND): kFramePointers trusts the frame-pointer chain
@@ -20,19 +20,32 @@ struct Module {
 enum class UnwindMode { kFramePointers, kCfi };
 void set_unwind_mode(UnwindMode mode) noexcept;
 
-// Rebuilds the module list (reads dl_iterate_phdr). Never call it with a tracer lock held or with
-// the world stopped: a stopped thread may hold the loader's lock.
-void refresh_modules() noexcept;
-// The module containing pc, or null. An unknown pc triggers a refresh if modules were loaded or
-// unloaded since the last one.
-const Module* find_module(std::uintptr_t pc) noexcept;
+// The module containing pc, looked up in the loader's own index (_dl_find_object), which takes
+// no lock and so leaves nothing held for a fork or a signal handler: the allocation path calls
+// it (once per new return address, behind the walker's rule caches), and a module loaded with
+// dlopen() after the start is found like any other. False when no module contains pc.
+bool find_module(std::uintptr_t pc, Module* out) noexcept;
+
 // The main executable's code, when the walker may follow its frame pointers without looking up
-// a rule (UnwindMode::kFramePointers); empty otherwise. Read once per walk.
+// a rule (UnwindMode::kFramePointers); empty otherwise. Read once per walk; learnt at start().
 struct CodeRange {
   std::uintptr_t lo = 0;
   std::uintptr_t size = 0;
   bool contains(std::uintptr_t pc) const noexcept { return pc - lo < size; }
 };
 CodeRange trusted_executable() noexcept;
+void learn_executable() noexcept;
+
+// dl_iterate_phdr, for every walk of the loader's list leakguard makes (never on the allocation
+// path): dl_iterate_phdr holds the loader's list lock throughout, and glibc does not reset that
+// lock in a fork child, so a fork that copied a walk under way left a child whose next walk hung.
+// Under this wrapper a fork waits for the walk to end. Never call it with a tracer lock held or
+// with the world stopped: a stopped thread may be inside a walk of its own, holding the loader's
+// lock.
+int walk_loaded_modules(int (*callback)(dl_phdr_info*, std::size_t, void*), void* data) noexcept;
+// world.cpp's fork handlers: the walk lock is taken first, before every tracer lock.
+void modules_fork_prepare() noexcept;
+void modules_fork_parent() noexcept;
+void modules_fork_child() noexcept;
 
 }  // namespace leakguard::detail

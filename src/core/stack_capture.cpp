@@ -60,11 +60,11 @@ class RuleCache {
 std::uint64_t compute_rule(std::uintptr_t pc) {
   FrameRule rule;
   rule.kind = FrameRule::kUnsupported;
-  if (const Module* m = find_module(pc)) {
-    if (m->fp_trusted) {
+  if (Module m{}; find_module(pc, &m)) {
+    if (m.fp_trusted) {
       rule.kind = FrameRule::kFramePointer;
     } else {
-      rule = compute_frame_rule(*m, pc);
+      rule = compute_frame_rule(m, pc);
     }
   }
   return rule.pack();
@@ -75,7 +75,7 @@ std::uint64_t compute_rule(std::uintptr_t pc) {
 std::uint64_t compute_cfi_rule(std::uintptr_t pc) {
   FrameRule rule;
   rule.kind = FrameRule::kUnsupported;
-  if (const Module* m = find_module(pc)) rule = compute_frame_rule(*m, pc);
+  if (Module m{}; find_module(pc, &m)) rule = compute_frame_rule(m, pc);
   return rule.pack();
 }
 

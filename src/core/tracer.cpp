@@ -35,7 +35,6 @@ std::atomic<std::uint32_t> g_side_heap_blocks{0};
 std::atomic<std::uint32_t> g_shared_blocks{0};
 std::atomic<std::uint64_t> g_lost_blocks{0};
 std::atomic<std::uint64_t> g_lost_bytes{0};
-std::atomic<bool> g_modules_loaded{false};
 
 }  // namespace
 
@@ -523,7 +522,7 @@ void tracer_start(std::uint32_t nframe) noexcept {
   MuteScope mute;
   world_init();
   set_drain_hook(drain_pending);
-  if (!g_modules_loaded.exchange(true)) refresh_modules();
+  learn_executable();
   g_flags.nframe.store(nframe < 1 ? 1 : (nframe > kMaxCapturedFrames ? kMaxCapturedFrames : nframe),
                        std::memory_order_relaxed);
   g_flags.tracing.store(true, std::memory_order_release);

@@ -10,6 +10,7 @@
 #include <climits>
 #include <new>
 
+#include "modules.hpp"
 #include "raw_memory.hpp"
 #include "side_table.hpp"
 #include "spinlock.hpp"
@@ -76,9 +77,11 @@ void heavy_barrier() {
 
 void release_on_thread_exit(void* arg);
 
-// The prepare handler takes every tracer lock, the initialisation lock first: a fork waits for an
-// initialisation under way to finish instead of copying it half done.
+// The prepare handler takes every tracer lock, the walk of the loader's list and the
+// initialisation lock first: a fork waits for a walk or an initialisation under way to finish
+// instead of copying it half done.
 void fork_prepare() {
+  modules_fork_prepare();
   g_init_lock.lock();
   g_window_lock.lock();
   g_world_lock.lock();
@@ -96,6 +99,7 @@ void fork_parent() {
   g_world_lock.unlock();
   g_window_lock.unlock();
   g_init_lock.unlock();
+  modules_fork_parent();
 }
 
 // Only the forking thread survives. Caches of the others lose their owners; one interrupted in
@@ -108,6 +112,7 @@ void fork_child() {
   g_world_lock.reset();
   g_window_lock.reset();
   g_init_lock.reset();
+  modules_fork_child();
   g_stop.store(0, std::memory_order_relaxed);
   g_process_id.store(0, std::memory_order_relaxed);
   end_peak_lease();  // the holder may be a thread the child does not have; its cache is pooled below

@@ -14,6 +14,7 @@
 #include <backward.hpp>
 
 #include "core/fork_safe_mutex.hpp"
+#include "core/modules.hpp"
 #include "core/tracer.hpp"
 
 namespace leakguard::detail {
@@ -54,7 +55,7 @@ class Symbolizer {
   backward::TraceResolver& resolver() {
     // libdw learns the module list once; modules loaded after that need a fresh resolver.
     LoadGeneration now;
-    dl_iterate_phdr(read_generation, &now);
+    walk_loaded_modules(read_generation, &now);
     if (!resolver_ || now.adds != generation_.adds || now.subs != generation_.subs) {
       resolver_ = std::make_unique<backward::TraceResolver>();
       generation_ = now;

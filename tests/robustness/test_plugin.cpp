@@ -4,6 +4,9 @@
 // dlopen, tracing goes on.
 #include <dlfcn.h>
 #include <gtest/gtest.h>
+#include <link.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <cstdlib>
@@ -113,6 +116,53 @@ TEST(Plugin, TracingGoesOnAcrossDlcloseAndReload) {
     std::free(p);
   }
   std::free(after);
+  leakguard::stop();
+}
+
+// A fork that copied another thread inside dl_iterate_phdr leaves the child the loader's list lock
+// held for good (glibc does not reset it): the child's allocations through a library loaded since
+// the start, whose frames the walker meets for the first time there, must not walk that list.
+// They used to (to learn of the new module) and the child hung. The child does not symbolize: a
+// report walks the list, as anything in such a child that does.
+TEST(Plugin, AChildForkedWhileAThreadWalksTheLoaderListTracesALibraryLoadedSinceTheStart) {
+  leakguard::start(32);
+  Plugin plugin;
+  ASSERT_TRUE(plugin.ok()) << dlerror();
+  static std::atomic<bool> inside{false}, forked{false};
+  std::thread walker([] {
+    dl_iterate_phdr(
+        [](dl_phdr_info*, size_t, void*) {
+          inside.store(true);
+          while (!forked.load()) {
+          }
+          return 1;
+        },
+        nullptr);
+  });
+  while (!inside.load()) {
+  }
+  const pid_t pid = fork();
+  if (pid == 0) {
+    alarm(10);  // a hang ends the child with SIGALRM
+    const std::size_t before = leakguard::get_traced_memory().current;
+    void* p = call_plugin(plugin, 4321);
+    const bool ok = leakguard::get_traced_memory().current - before == 4321;
+    std::free(p);
+    _exit(ok ? 0 : 1);
+  }
+  forked.store(true);
+  walker.join();
+  int status = 0;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  EXPECT_TRUE(WIFEXITED(status)) << "child killed by signal " << (WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+  EXPECT_EQ(WIFEXITED(status) ? WEXITSTATUS(status) : -1, 0);
+  // And in the parent, the library's frames are in its stacks.
+  void* p = call_plugin(plugin, 1234);
+  const auto tb = leakguard::get_object_traceback(p);
+  ASSERT_TRUE(tb.has_value());
+  EXPECT_EQ(index_of(*tb, "plugin_inner"), 0) << dump(*tb);
+  EXPECT_EQ(index_of(*tb, "call_plugin"), 3) << dump(*tb);
+  std::free(p);
   leakguard::stop();
 }
 
