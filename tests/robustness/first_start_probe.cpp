@@ -12,7 +12,6 @@
 // reset it), and the child then makes the first start: neither the start nor an allocation may
 // walk the loader's list. The first start used to, and the child hung.
 #include <leakguard/leakguard.hpp>
-#include <link.h>
 #include <pthread.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -23,6 +22,8 @@
 #include <cstdlib>
 #include <cstring>
 #include <thread>
+
+#include "loader_walk.hpp"
 
 namespace {
 
@@ -39,19 +40,7 @@ void prepare_and_let_the_starter_go() {
 // The child makes the first start and one allocation, which must be traced, exactly; it must not
 // symbolize, since a report walks the loader's list, which no child of this fork can do.
 int fork_while_a_thread_walks_the_loader_list() {
-  static std::atomic<bool> inside{false}, forked{false};
-  std::thread walker([] {
-    dl_iterate_phdr(
-        [](dl_phdr_info*, size_t, void*) {
-          inside.store(true);
-          while (!forked.load()) {
-          }
-          return 1;
-        },
-        nullptr);
-  });
-  while (!inside.load()) {
-  }
+  robust::ThreadInsideLoaderWalk walker;
   const pid_t pid = fork();
   if (pid == 0) {
     alarm(5);
@@ -63,8 +52,7 @@ int fork_while_a_thread_walks_the_loader_list() {
     std::free(p);
     _exit(ok ? 0 : 1);
   }
-  forked.store(true);
-  walker.join();
+  walker.release();
   return pid;
 }
 

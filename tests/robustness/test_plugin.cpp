@@ -4,7 +4,6 @@
 // dlopen, tracing goes on.
 #include <dlfcn.h>
 #include <gtest/gtest.h>
-#include <link.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -16,6 +15,7 @@
 
 #include <leakguard/leakguard.hpp>
 
+#include "loader_walk.hpp"
 #include "watchdog.hpp"
 
 namespace {
@@ -128,19 +128,7 @@ TEST(Plugin, AChildForkedWhileAThreadWalksTheLoaderListTracesALibraryLoadedSince
   leakguard::start(32);
   Plugin plugin;
   ASSERT_TRUE(plugin.ok()) << dlerror();
-  static std::atomic<bool> inside{false}, forked{false};
-  std::thread walker([] {
-    dl_iterate_phdr(
-        [](dl_phdr_info*, size_t, void*) {
-          inside.store(true);
-          while (!forked.load()) {
-          }
-          return 1;
-        },
-        nullptr);
-  });
-  while (!inside.load()) {
-  }
+  robust::ThreadInsideLoaderWalk walker;
   const pid_t pid = fork();
   if (pid == 0) {
     alarm(10);  // a hang ends the child with SIGALRM
@@ -150,8 +138,7 @@ TEST(Plugin, AChildForkedWhileAThreadWalksTheLoaderListTracesALibraryLoadedSince
     std::free(p);
     _exit(ok ? 0 : 1);
   }
-  forked.store(true);
-  walker.join();
+  walker.release();
   int status = 0;
   ASSERT_EQ(waitpid(pid, &status, 0), pid);
   EXPECT_TRUE(WIFEXITED(status)) << "child killed by signal " << (WIFSIGNALED(status) ? WTERMSIG(status) : 0);
