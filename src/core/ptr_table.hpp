@@ -41,6 +41,11 @@ class PtrSegment {
   // Blocks of one region (2^kWindowBits granules of 32 bytes) take consecutive slots.
   static constexpr int kWindowBits = 4;
   static constexpr std::uint64_t kWindow = std::uint64_t{1} << kWindowBits;
+  // Below this capacity (64 KiB of slots) a full segment quadruples: every process traces its
+  // static initialisation into the main thread's table, and growing a few thousand blocks by the
+  // fine steps took 15 resizes, each mapping, copying and unmapping (~0.15 ms a process, before
+  // main). Past it the fine steps keep the bytes per block low.
+  static constexpr std::size_t kQuickGrowthSlots = std::size_t{1} << 12;
 
   static std::uint64_t region_hash(std::uint64_t akey) noexcept {
     return (akey >> (1 + kWindowBits)) * 0x9E3779B97F4A7C15ull;
@@ -102,6 +107,10 @@ class PtrSegment {
     // 64, 96, 128, 192, 256, ...: alternately x1.5 and x4/3.
     const bool power_of_two = (cap & (cap - 1)) == 0;
     return power_of_two ? cap + cap / 2 : cap / 3 * 4;
+  }
+  // The capacity a full table grows to (see kQuickGrowthSlots).
+  static std::size_t grown_capacity(std::size_t cap) noexcept {
+    return cap >= 64 && cap < kQuickGrowthSlots ? cap * 4 : next_capacity(cap);
   }
   bool resize(std::size_t new_cap, Retired* retired) noexcept;
   friend class PtrTable;
@@ -190,7 +199,7 @@ class PtrTable {
 inline PtrSegment::InsertResult PtrSegment::insert(std::uint64_t akey, std::uint64_t tag, std::uint64_t meta,
                                                    BlockEntry* replaced, Retired* retired) noexcept {
   // Load stays at or below 3/4.
-  if (LG_UNLIKELY((count_ + 1) * 4 > capacity_ * 3) && !resize(next_capacity(capacity_), retired)) {
+  if (LG_UNLIKELY((count_ + 1) * 4 > capacity_ * 3) && !resize(grown_capacity(capacity_), retired)) {
     if (capacity_ == 0 || count_ + 1 >= capacity_) return InsertResult::kNoMemory;
   }
   std::size_t i = home(akey);

@@ -71,6 +71,25 @@ TEST(PtrTable, LoadStaysAtMostThreeQuartersAndMemoryPerBlockIsBounded) {
   EXPECT_LE(table.memory_bytes(), table.size() * 32);
 }
 
+// Every process fills the main thread's table with its static initialisation's blocks before main:
+// the first thousands of blocks must cost few resizes; past 64 KiB of slots the fine steps hold
+// the memory to at most 32 bytes a block at every size.
+TEST(PtrTable, ASmallTableGrowsInFewStepsALargeOneInFineOnes) {
+  PtrTable table;
+  BlockEntry ignored{};
+  std::vector<std::size_t> capacities;
+  for (std::uint64_t k = 1; k <= 200000; ++k) {
+    ASSERT_EQ(table.insert(k * 7919, 0, make_meta(16, 1), &ignored), PtrTable::InsertResult::kInserted);
+    if (capacities.empty() || capacities.back() != table.capacity()) capacities.push_back(table.capacity());
+    if (table.capacity() > PtrSegment::kQuickGrowthSlots) {
+      ASSERT_LE(table.memory_bytes(), table.size() * 32) << table.size() << " blocks";
+    }
+    if (k == 6000) {
+      EXPECT_EQ(capacities, (std::vector<std::size_t>{64, 256, 1024, 4096, 6144, 8192}));
+    }
+  }
+}
+
 // Heap-like keys (akey = address / 16): runs of neighbours with gaps, as glibc hands them out,
 // enough of them that the table splits into segments, with random frees and reuse.
 TEST(PtrTable, SplitIntoSegmentsItStillMatchesAModelAndRepairs) {
