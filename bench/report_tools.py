@@ -110,6 +110,16 @@ def suite_table(results):
         extra = (s["run_us"] - base["run_us"]) / s["tests"]
         lines.append(f"| {label} | {s['run_us'] / 1000:.1f} | {per:.1f} | {s['run_us'] / base['run_us']:.2f}x | "
                      f"{'-' if config.startswith('plain') else f'{extra:.1f}'} | {s['wall'] * 1000:.0f} | {s['runs']} |")
+    if "plain_one" in st and "leakguard_one" in st:
+        one, traced = st["plain_one"]["wall"] * 1000, st["leakguard_one"]["wall"] * 1000
+        lines += ["\n**One test a process** (the same executables with `--gtest_filter=Suite0.Case0`, as ctest runs "
+                  "each test that `gtest_discover_tests` found: start-up, the static initialisation that registers "
+                  "the 1000 tests among it, is paid by every test; process wall time, fastest run)\n",
+                  "| build | process wall, ms | x plain | leakguard's cost a process, ms | runs |",
+                  "|---|---|---|---|---|",
+                  f"| GTest::gtest_main | {one:.2f} | 1.00x | - | {st['plain_one']['runs']} |",
+                  f"| leakguard::gtest_main | {traced:.2f} | {traced / one:.2f}x | {traced - one:.2f} | "
+                  f"{st['leakguard_one']['runs']} |"]
     return lines
 
 
