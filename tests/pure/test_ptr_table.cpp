@@ -214,13 +214,13 @@ TEST(BlockStore, NurseryAndTableTogetherMatchAModel) {
 TEST(BlockStore, AStaleRecordOfTheSameAddressIsReplacedAndReported) {
   BlockStore store;
   store.insert(5, make_meta(100, 1));  // its free was never seen
-  for (std::uint64_t k = 10; k < 17; ++k) store.insert(k, make_meta(1, 1));
-  ASSERT_EQ(store.size(), 8u);
-  const auto pushed = store.insert(20, make_meta(1, 1));  // evicts key 5 into the table
-  EXPECT_FALSE(pushed.dropped);
-  store.insert(5, make_meta(30, 2));  // the address comes back
+  for (std::uint64_t k = 10; k < 310; ++k) {  // the stale record reaches the table
+    EXPECT_FALSE(store.insert(k, make_meta(1, 1)).dropped);
+  }
+  EXPECT_FALSE(store.insert(5, make_meta(30, 2)).dropped);  // the address comes back
+  EXPECT_EQ(meta_size(store.find(5)->meta), 30u) << "the newest record is found first";
   int drops = 0;
-  for (std::uint64_t k = 30; k < 38; ++k) {  // the 8th insert moves the new record to the table
+  for (std::uint64_t k = 310; k < 610; ++k) {  // ... until the new record reaches the table too
     const auto outcome = store.insert(k, make_meta(1, 1));
     if (outcome.dropped) {
       ++drops;
@@ -230,35 +230,68 @@ TEST(BlockStore, AStaleRecordOfTheSameAddressIsReplacedAndReported) {
   }
   EXPECT_EQ(drops, 1);
   EXPECT_EQ(meta_size(store.find(5)->meta), 30u);
+  EXPECT_EQ(store.size(), 601u);
+  // While the new record is still young, the address's set takes the next one in its place.
+  store.insert(7, make_meta(1, 1));
+  const auto again = store.insert(7, make_meta(2, 1));
+  EXPECT_TRUE(again.dropped);
+  EXPECT_EQ(again.dropped_bytes, 1u);
+  EXPECT_EQ(meta_size(store.find(7)->meta), 2u);
 }
 
-TEST(BlockStore, RepairDropsNurseryEntriesTheTableAlsoHolds) {
+// A test's blocks, a loop body's: up to two for every set live at once, and freed before more
+// come. They must cost no table work at all.
+TEST(BlockStore, BlocksThatDieYoungNeverReachTheTable) {
   BlockStore store;
-  for (std::uint64_t k = 1; k <= 12; ++k) store.insert(k, make_meta(10, 1));
-  EXPECT_EQ(store.repair(), 120u);
-  EXPECT_EQ(store.size(), 12u);
+  const std::uint64_t base = 0x55550000000ull >> 4;  // a 32-granule run starts here
+  for (std::uint64_t k = 0; k < 2 * BlockStore::kSets; ++k) store.insert(base + k, make_meta(48, 1));
+  EXPECT_EQ(store.size(), 2 * BlockStore::kSets);
+  EXPECT_EQ(store.memory_bytes(), 0u) << "the table was never made";
+  BlockEntry out{};
+  for (std::uint64_t k = 0; k < 2 * BlockStore::kSets; ++k) ASSERT_TRUE(store.erase(base + k, &out));
+  EXPECT_EQ(store.size(), 0u);
+  EXPECT_EQ(store.memory_bytes(), 0u);
+  // Past two a set, the oldest of the set moves on, to the table one step later.
+  for (std::uint64_t k = 0; k < 2 * BlockStore::kSets + 2; ++k) store.insert(base + k, make_meta(48, 1));
+  EXPECT_GT(store.memory_bytes(), 0u);
+  EXPECT_EQ(store.size(), 2 * BlockStore::kSets + 2);
+  for (std::uint64_t k = 0; k < 2 * BlockStore::kSets + 2; ++k) {
+    ASSERT_TRUE(store.erase(base + k, &out));
+    EXPECT_EQ(key_addr(out.key), (base + k) << 4);
+  }
+  EXPECT_EQ(store.size(), 0u);
+}
+
+TEST(BlockStore, RepairKeepsEveryEntryOnce) {
+  BlockStore store;
+  for (std::uint64_t k = 1; k <= 300; ++k) store.insert(k, make_meta(10, 1));  // the table holds most
+  EXPECT_EQ(store.repair(), 3000u);
+  EXPECT_EQ(store.size(), 300u);
+  std::size_t seen = 0;
+  store.for_each([&](const BlockEntry&) { ++seen; });
+  EXPECT_EQ(seen, 300u);
 }
 
 TEST(BlockStore, CountsTheBlocksOfTheCurrentWindow) {
   BlockStore store;
   store.insert(1, make_meta(10, 1));  // before any window
   store.begin_window(5, false);
-  for (std::uint64_t k = 10; k < 30; ++k) store.insert(k, make_meta(10, 1));  // some reach the table
-  EXPECT_EQ(store.window_blocks(), 20);
-  store.insert(40, make_meta(10, 1), 3);  // put back with its own, older window
-  EXPECT_EQ(store.window_blocks(), 20);
+  for (std::uint64_t k = 10; k < 210; ++k) store.insert(k, make_meta(10, 1));  // most reach the table
+  EXPECT_EQ(store.window_blocks(), 200);
+  store.insert(5000, make_meta(10, 1), 3);  // put back with its own, older window
+  EXPECT_EQ(store.window_blocks(), 200);
   BlockEntry out{};
   ASSERT_TRUE(store.erase(10, &out));  // one that went to the table
   EXPECT_EQ(key_tag(out.key), 5u);
-  ASSERT_TRUE(store.erase(29, &out));  // one still in the nursery
-  ASSERT_TRUE(store.erase(1, &out));   // not of the window
+  ASSERT_TRUE(store.erase(209, &out));  // one still in the nursery
+  ASSERT_TRUE(store.erase(1, &out));    // not of the window
   EXPECT_EQ(key_tag(out.key), 0u);
-  EXPECT_EQ(store.window_blocks(), 18);
-  EXPECT_EQ(store.repair(), 19u * 10u);  // recounted from the entries
-  EXPECT_EQ(store.window_blocks(), 18);
+  EXPECT_EQ(store.window_blocks(), 198);
+  EXPECT_EQ(store.repair(), 199u * 10u);  // recounted from the entries
+  EXPECT_EQ(store.window_blocks(), 198);
   store.begin_window(6, false);
   EXPECT_EQ(store.window_blocks(), 0);
-  store.insert(50, make_meta(1, 1));
+  store.insert(50000, make_meta(1, 1));
   EXPECT_EQ(store.window_blocks(), 1);
   store.begin_window(1, /*clear_tags=*/true);  // the ids wrapped: no old block may look new
   std::size_t tagged = 0;
