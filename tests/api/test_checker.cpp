@@ -94,6 +94,33 @@ TEST_F(Checker, ALeakOfTheFrameworksOwnNeverFailsATest) {
   EXPECT_TRUE(run_test(checker, "T.Leaks", lose_a_block).failed());
 }
 
+// Nearly every test leaves nothing: its verdict is the empty one, named as a failing one would
+// be, in every mode, and with a number of leaks the test said it expects.
+TEST_F(Checker, AWindowThatLeftNothingHasTheEmptyVerdictInEveryMode) {
+  using leakguard::CheckMode;
+  for (const bool expects : {false, true}) {
+    for (const CheckMode mode : {CheckMode::kReport, CheckMode::kFail, CheckMode::kStrict}) {
+      const leakguard::Checkpoint window;
+      if (expects) leakguard::expect_leaked_blocks(2);
+      deep(20, [] {
+        std::string temporary(300, 'x');
+        keep(temporary.data());
+      });
+      const leakguard::TestVerdict verdict = leakguard::finish_test_window(window, mode);
+      EXPECT_FALSE(verdict.failed);
+      EXPECT_EQ(verdict.report.what, mode == CheckMode::kStrict && !expects ? "growth (strict mode)" : "leak");
+      EXPECT_EQ(verdict.growth.what, "growth");
+      for (const leakguard::Report* r : {&verdict.report, &verdict.growth}) {
+        EXPECT_TRUE(r->sites.empty());
+        EXPECT_EQ(r->total_bytes, 0);
+        EXPECT_EQ(r->total_blocks, 0);
+        EXPECT_FALSE(r->budget.has_value());
+      }
+      EXPECT_EQ(verdict.leaked_blocks + verdict.leaked_bytes + verdict.held_blocks + verdict.held_bytes, 0u);
+    }
+  }
+}
+
 TEST_F(Checker, ReportModeFailsNothingAndNamesTheTest) {
   settings.mode = leakguard::CheckMode::kReport;
   leakguard::TestChecker checker(settings);
