@@ -23,6 +23,7 @@
 #include <cstring>
 #include <thread>
 
+#include "child_outcome.hpp"
 #include "loader_walk.hpp"
 
 namespace {
@@ -60,14 +61,7 @@ int fork_while_a_thread_walks_the_loader_list() {
 
 int main(int argc, char** argv) {
   if (argc > 1 && std::strcmp(argv[1], "loader") == 0) {
-    const pid_t pid = fork_while_a_thread_walks_the_loader_list();
-    int status = 0;
-    waitpid(pid, &status, 0);
-    if (WIFSIGNALED(status)) {
-      std::printf("child killed by signal %d%s\n", WTERMSIG(status), WTERMSIG(status) == SIGALRM ? " (hung)" : "");
-    } else {
-      std::printf(WEXITSTATUS(status) == 0 ? "ok\n" : "child could not trace\n");
-    }
+    robust::print_child_outcome(fork_while_a_thread_walks_the_loader_list(), "could not trace");
     return 0;
   }
   g_spin_us = argc > 1 ? std::atol(argv[1]) : 0;
@@ -87,14 +81,6 @@ int main(int argc, char** argv) {
     _exit(ok ? 0 : 1);
   }
   starter.join();
-  int status = 0;
-  waitpid(pid, &status, 0);
-  if (WIFSIGNALED(status)) {
-    std::printf("child killed by signal %d%s\n", WTERMSIG(status), WTERMSIG(status) == SIGALRM ? " (hung)" : "");
-  } else if (WEXITSTATUS(status) != 0) {
-    std::printf("child could not trace\n");
-  } else {
-    std::printf("ok\n");
-  }
+  robust::print_child_outcome(pid, "could not trace");
   return 0;
 }

@@ -17,6 +17,8 @@
 #include <cstdlib>
 #include <thread>
 
+#include "child_outcome.hpp"
+
 namespace {
 
 using IterateFn = int (*)(int (*)(dl_phdr_info*, size_t, void*), void*);
@@ -75,14 +77,6 @@ int main() {
   }
   reporter.join();
   std::free(block);
-  int status = 0;
-  waitpid(pid, &status, 0);
-  if (WIFSIGNALED(status)) {
-    std::printf("child killed by signal %d%s\n", WTERMSIG(status), WTERMSIG(status) == SIGALRM ? " (hung)" : "");
-  } else if (WEXITSTATUS(status) != 0) {
-    std::printf("child could not symbolize\n");
-  } else {
-    std::printf("ok\n");
-  }
+  robust::print_child_outcome(pid, "could not symbolize");
   return 0;
 }

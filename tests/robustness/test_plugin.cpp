@@ -33,6 +33,13 @@ std::string dump(const leakguard::Traceback& tb) {
   return out;
 }
 
+// The plugin's innermost frame allocated, reached from the test's call_plugin through its two
+// frames between.
+void expect_allocated_in_the_plugin(const leakguard::Traceback& tb) {
+  EXPECT_EQ(index_of(tb, "plugin_inner"), 0) << dump(tb);
+  EXPECT_EQ(index_of(tb, "call_plugin"), 3) << dump(tb);
+}
+
 struct Plugin {
   void* handle = nullptr;
   void* (*allocate)(std::size_t) = nullptr;
@@ -111,8 +118,7 @@ TEST(Plugin, TracingGoesOnAcrossDlcloseAndReload) {
     void* p = call_plugin(again, 333);
     const auto tb2 = leakguard::get_object_traceback(p);
     ASSERT_TRUE(tb2.has_value());
-    EXPECT_EQ(index_of(*tb2, "plugin_inner"), 0) << dump(*tb2);
-    EXPECT_EQ(index_of(*tb2, "call_plugin"), 3) << dump(*tb2);
+    expect_allocated_in_the_plugin(*tb2);
     std::free(p);
   }
   std::free(after);
@@ -147,8 +153,7 @@ TEST(Plugin, AChildForkedWhileAThreadWalksTheLoaderListTracesALibraryLoadedSince
   void* p = call_plugin(plugin, 1234);
   const auto tb = leakguard::get_object_traceback(p);
   ASSERT_TRUE(tb.has_value());
-  EXPECT_EQ(index_of(*tb, "plugin_inner"), 0) << dump(*tb);
-  EXPECT_EQ(index_of(*tb, "call_plugin"), 3) << dump(*tb);
+  expect_allocated_in_the_plugin(*tb);
   std::free(p);
   leakguard::stop();
 }
