@@ -12,6 +12,13 @@ cmake --build "$scratch/consumer" -j2 >/dev/null
 fail() { echo "check_install: $*" >&2; exit 1; }
 out=$("$scratch/consumer/core_only")
 [[ $out == *"core_only.cpp:10: size=4120 B (+4120 B), count=2 (+2)"* ]] || fail "core_only printed: $out"
+# The DWARF reader is installed beside the libraries; named by the environment, the installed one
+# serves (the defaults would also find this build's own copy).
+module=$(find "$scratch/prefix" -name libleakguard_symbolize.so | head -1)
+[ -n "$module" ] || fail "libleakguard_symbolize.so was not installed"
+out=$(LEAKGUARD_SYMBOLIZER="$module" "$scratch/consumer/core_only" 2>"$scratch/core_only.err")
+[[ $out == *"core_only.cpp:10: size=4120 B (+4120 B), count=2 (+2)"* ]] || fail "core_only with $module printed: $out"
+[ ! -s "$scratch/core_only.err" ] || fail "core_only with $module said: $(cat "$scratch/core_only.err")"
 
 set +e
 gtest_out=$(env -u LEAKGUARD_START -u LEAKGUARD_MODE "$scratch/consumer/leaky_tests" 2>&1)
