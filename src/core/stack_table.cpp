@@ -146,11 +146,9 @@ std::uint32_t insert_locked(const std::uintptr_t* frames, std::uint32_t n, std::
   }
   const std::uint32_t id = g_count.load(std::memory_order_relaxed) + 1;
   if (id > kMaxStackId) return 0;
-  // Keep the index at most half full. It starts at 2^13 slots (64 KiB, 4096 stacks): every
-  // process pays for the index's pages at its first allocation (~1 us a page here), and growing
-  // is cheap (entries are placed from their slots alone, see kSlotHashBits).
+  // Keep the index at most half full.
   if (idx == nullptr || (id + 1) * 2 > idx->mask() + 1) {
-    Index* bigger = new_index(idx == nullptr ? 13 : idx->bits + 1);
+    Index* bigger = new_index(idx == nullptr ? 15 : idx->bits + 1);
     if (bigger == nullptr) return 0;
     if (idx != nullptr) rehash(idx, bigger);
     g_index.store(bigger, std::memory_order_release);

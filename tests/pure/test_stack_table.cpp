@@ -4,8 +4,6 @@
 #include <gtest/gtest.h>
 
 #include <cstdint>
-#include <cstdio>
-#include <cstdlib>
 #include <vector>
 
 #include "core/recent_stacks.hpp"
@@ -56,23 +54,6 @@ TEST(StackTable, OneIdPerStackThroughEveryGrowthOfTheIndex) {
     for (int k = 0; k < 3; ++k) ASSERT_EQ(r->frames[k], stacks[i].frames[k]) << i;
   }
   EXPECT_EQ(stack_count(), before + kStacks);
-}
-
-// Every traced process pays for the index's pages at its first allocation, most of them never
-// used by a program of a few thousand stacks: the first index is 64 KiB (4096 stacks), not 256.
-TEST(StackTable, AProcessFirstIndexIsSmall) {
-  GTEST_FLAG_SET(death_test_style, "threadsafe");  // a fresh process: nothing interned yet
-  EXPECT_EXIT(
-      {
-        if (stack_count() != 0 || stack_table_bytes() != 0) std::_Exit(2);
-        if (intern(make_stack(1)) == 0) std::_Exit(3);
-        constexpr std::size_t kDirectoryChunk = 4096 * 8;
-        constexpr std::size_t kArenaChunk = 256 << 10;
-        const std::size_t index = stack_table_bytes() - kDirectoryChunk - kArenaChunk;
-        std::fprintf(stderr, "index bytes: %zu\n", index);
-        std::_Exit(index <= (64 << 10) + 64 ? 0 : 1);
-      },
-      ::testing::ExitedWithCode(0), "index bytes: [0-9]+");
 }
 
 TEST(StackTable, StacksWithTheSameHashKeepTheirOwnIds) {
