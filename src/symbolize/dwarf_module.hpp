@@ -26,8 +26,3 @@ void leakguard_dwarf_close_v1(void* resolver);
 void leakguard_dwarf_resolve_v1(void* resolver, std::uintptr_t pc, const LeakguardDwarfSink* sink);
 
 }  // extern "C"
-
-namespace leakguard::detail {
-// The module's file name, as built and installed.
-inline constexpr const char kDwarfModuleName[] = "libleakguard_symbolize.so";
-}  // namespace leakguard::detail

@@ -44,6 +44,9 @@ std::string demangle(const char* name) {
 // Looked for, in order: $LEAKGUARD_SYMBOLIZER; beside the object holding this code (the shared
 // core's directory); where this build put it; where it installs; by name through the dynamic
 // loader's search path (LD_LIBRARY_PATH, the program's RUNPATH, ld.so.cache).
+// The module's file name, as the build made it (src/CMakeLists.txt).
+constexpr const char kDwarfModuleName[] = LEAKGUARD_SYMBOLIZER_FILE_NAME;
+
 struct DwarfModule {
   void* (*open)() = nullptr;
   void (*close)(void*) = nullptr;
