@@ -23,16 +23,13 @@ struct StackBounds {
 // Walks from the frame record of an interposed entry point (`entry_fp`, the entry point's own
 // __builtin_frame_address(0)); the first recorded address is the entry point's return address,
 // so leakguard's frames never appear. Returns the number of frames written to out[0..max).
-// *hash receives the frames' running hash, which intern_stack() finishes. `expected` (optional) is a previous stack,
-// zero-filled to kMaxCapturedFrames entries; *differs is then nonzero when a frame read differs
-// from it (the caller compares the lengths).
+// *hash receives the frames' running hash: RecentStacks finds a stack by it, and intern_stack()
+// finishes it.
 //
 // Inline: it is most of the cost of a traced allocation, and the interposer's call into it cost
 // more than its own loop at small depths.
 std::uint32_t capture_stack(std::uintptr_t entry_fp, const StackBounds& bounds, std::uint32_t max,
-                            std::uintptr_t* out, std::uint64_t* hash,
-                            const std::uintptr_t* expected = nullptr,
-                            std::uintptr_t* differs = nullptr) noexcept;
+                            std::uintptr_t* out, std::uint64_t* hash) noexcept;
 
 // Bounds of the calling thread's stack, found without allocating (raw reads of /proc/self/maps
 // for threads, __libc_stack_end for the initial thread). {0,0} when unknown.
@@ -88,8 +85,7 @@ LG_ALWAYS_INLINE std::uint64_t memo_rule_bits(WalkMemo& memo, std::uint32_t k, s
 
 LG_ALWAYS_INLINE std::uint32_t capture_stack(std::uintptr_t entry_fp, const StackBounds& bounds,
                                              std::uint32_t max, std::uintptr_t* out,
-                                             std::uint64_t* hash, const std::uintptr_t* expected,
-                                             std::uintptr_t* differs) noexcept {
+                                             std::uint64_t* hash) noexcept {
   // State of the frame being unwound: the return address into it, its stack pointer right after
   // that return, and its frame-pointer register. Every address read lies in [sp, hi): sp only
   // grows, from just above the entry point's own frame record.
@@ -101,7 +97,6 @@ LG_ALWAYS_INLINE std::uint32_t capture_stack(std::uintptr_t entry_fp, const Stac
   std::uint32_t n = 0;
   if (max == 0) {
     *hash = 0;
-    if (differs != nullptr) *differs = 0;
     return 0;
   }
   out[n++] = pc;
@@ -168,12 +163,6 @@ LG_ALWAYS_INLINE std::uint32_t capture_stack(std::uintptr_t entry_fp, const Stac
   }
 done:
   *hash = h;
-  if (differs != nullptr) {
-    // Compared here, not during the walk: the walk's loop had more live values than registers.
-    std::uintptr_t diff = 0;
-    for (std::uint32_t i = 0; i < n; ++i) diff |= out[i] ^ expected[i];
-    *differs = diff;
-  }
   return n;
 }
 

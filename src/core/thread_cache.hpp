@@ -63,11 +63,6 @@ struct ThreadState {
   // leakguard's own heap (own_heap.hpp), apart from the program's.
   std::uint32_t own;
   bool exiting;      // the cache was handed back at thread exit; use the shared cache
-  // The stack of this thread's last traced allocation, zero beyond last_nframes, and its id (0:
-  // none yet). Allocations in a loop repeat their stack; the walk compares as it reads.
-  std::uint32_t last_stack_id;
-  std::uint32_t last_nframes;
-  std::uintptr_t last_frames[kMaxCapturedFrames];
   bool has_bounds;
   StackBounds bounds;
   // The last few blocks allocated while muted (by a signal handler that interrupted the tracer):

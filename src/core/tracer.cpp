@@ -347,20 +347,12 @@ void record_alloc(void* ptr, std::size_t size, std::uintptr_t entry_fp) noexcept
   const StackBounds& bounds = stack_bounds_of(ts);
   std::uintptr_t frames[kMaxCapturedFrames];
   std::uint64_t hash;
-  std::uintptr_t differs;
-  const std::uint32_t n = capture_stack(entry_fp, bounds, g_flags.nframe.load(std::memory_order_relaxed),
-                                        frames, &hash, ts.last_frames, &differs);
-  std::uint32_t stack_id = ts.last_stack_id;
-  if (differs != 0 || n != ts.last_nframes || stack_id == 0) {
-    stack_id = tc != nullptr ? tc->recent_stacks.find(frames, n, hash) : 0;
-    if (stack_id == 0) {
-      stack_id = intern_stack(frames, n, hash);
-      if (tc != nullptr) tc->recent_stacks.remember(frames, n, hash, stack_id);
-    }
-    for (std::uint32_t i = n; i < ts.last_nframes; ++i) ts.last_frames[i] = 0;
-    std::memcpy(ts.last_frames, frames, n * sizeof(std::uintptr_t));
-    ts.last_nframes = n;
-    ts.last_stack_id = stack_id;
+  const std::uint32_t n =
+      capture_stack(entry_fp, bounds, g_flags.nframe.load(std::memory_order_relaxed), frames, &hash);
+  std::uint32_t stack_id = tc != nullptr ? tc->recent_stacks.find(frames, n, hash) : 0;
+  if (stack_id == 0) {
+    stack_id = intern_stack(frames, n, hash);
+    if (tc != nullptr) tc->recent_stacks.remember(hash, stack_record(stack_id));
   }
   const auto addr = reinterpret_cast<std::uintptr_t>(ptr);
   if (LG_LIKELY(tc != nullptr && addr_encodable(addr) && size <= kMaxInlineSize)) {

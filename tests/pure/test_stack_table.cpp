@@ -69,34 +69,66 @@ TEST(StackTable, StacksWithTheSameHashKeepTheirOwnIds) {
   EXPECT_EQ(intern_stack(b, 2, running_hash(b, 2)), ib);
 }
 
+// A stack record as intern_stack() lays it out, for the cache's own tests.
+struct Record {
+  explicit Record(std::vector<std::uintptr_t> frames, std::uint32_t id)
+      : storage((sizeof(StackRecord) + frames.size() * sizeof(std::uintptr_t)) / sizeof(std::uintptr_t) + 1) {
+    auto* r = reinterpret_cast<StackRecord*>(storage.data());
+    r->hash = 0;  // the table's finished hash; the cache goes by the running one
+    r->id = id;
+    r->nframes = static_cast<std::uint32_t>(frames.size());
+    for (std::size_t i = 0; i < frames.size(); ++i) r->frames[i] = frames[i];
+  }
+  const StackRecord* get() const { return reinterpret_cast<const StackRecord*>(storage.data()); }
+  const std::uintptr_t* frames() const { return get()->frames; }
+  std::uint32_t n() const { return get()->nframes; }
+  std::uint64_t hash() const { return running_hash(frames(), n()); }
+  std::vector<std::uintptr_t> storage;
+};
+
 TEST(RecentStacks, FindsOnlyTheExactStackItRemembered) {
   RecentStacks recent;
-  const std::uintptr_t a[3] = {0x1000, 0x2000, 0x3000};
-  const std::uint64_t h = running_hash(a, 3);
-  EXPECT_EQ(recent.find(a, 3, h), 0u);
-  recent.remember(a, 3, h, 77);
-  EXPECT_EQ(recent.find(a, 3, h), 77u);
-  EXPECT_EQ(recent.find(a, 2, h), 0u);  // same frames, other length
+  const Record a({0x1000, 0x2000, 0x3000}, 77);
+  const std::uint64_t h = a.hash();
+  EXPECT_EQ(recent.find(a.frames(), 3, h), 0u);
+  recent.remember(h, a.get());
+  EXPECT_EQ(recent.find(a.frames(), 3, h), 77u);
+  EXPECT_EQ(recent.find(a.frames(), 2, h), 0u);  // same frames, other length
   const std::uintptr_t other[3] = {0x1000, 0x2000, 0x3010};
   EXPECT_EQ(recent.find(other, 3, h), 0u);  // same hash given, other frames
-  // A stack with the same slot replaces the entry; the first is then a miss, never a wrong id.
-  recent.remember(other, 3, h, 78);
-  EXPECT_EQ(recent.find(other, 3, h), 78u);
-  EXPECT_EQ(recent.find(a, 3, h), 0u);
 }
 
-TEST(RecentStacks, KeepsNeitherLongStacksNorFailedInterns) {
+// Stacks of one set: the two most recently remembered are both found (a loop alternating between
+// two call sites never misses); a third replaces the older, which is then a miss, never a wrong id.
+TEST(RecentStacks, KeepsTheTwoLatestStacksOfASet) {
   RecentStacks recent;
-  std::uintptr_t longer[RecentStacks::kFrames + 1];
-  for (std::uint32_t i = 0; i <= RecentStacks::kFrames; ++i) longer[i] = 0x4000 + i * 16;
-  const std::uint64_t h = running_hash(longer, RecentStacks::kFrames + 1);
-  recent.remember(longer, RecentStacks::kFrames + 1, h, 5);
-  EXPECT_EQ(recent.find(longer, RecentStacks::kFrames + 1, h), 0u);
-  const std::uint64_t h16 = running_hash(longer, RecentStacks::kFrames);
-  recent.remember(longer, RecentStacks::kFrames, h16, 6);
-  EXPECT_EQ(recent.find(longer, RecentStacks::kFrames, h16), 6u);
-  recent.remember(longer, 2, running_hash(longer, 2), 0);  // id 0: the table was full
-  EXPECT_EQ(recent.find(longer, 2, running_hash(longer, 2)), 0u);
+  std::vector<Record> records;
+  for (std::uint32_t i = 0; i < 3; ++i) records.emplace_back(std::vector<std::uintptr_t>{0x5000, 0x6000 + i * 16}, 10 + i);
+  const std::uint64_t h = 0x1234;  // one hash for all three: one set
+  recent.remember(h, records[0].get());
+  recent.remember(h, records[1].get());
+  EXPECT_EQ(recent.find(records[0].frames(), 2, h), 10u);
+  EXPECT_EQ(recent.find(records[1].frames(), 2, h), 11u);
+  recent.remember(h, records[2].get());
+  EXPECT_EQ(recent.find(records[0].frames(), 2, h), 0u);
+  EXPECT_EQ(recent.find(records[1].frames(), 2, h), 11u);
+  EXPECT_EQ(recent.find(records[2].frames(), 2, h), 12u);
+}
+
+// Any length is kept (an entry names the record, not a copy of its frames), and a failed intern
+// (no record) leaves nothing behind.
+TEST(RecentStacks, KeepsLongStacksButNotFailedInterns) {
+  RecentStacks recent;
+  std::vector<std::uintptr_t> frames(128);
+  for (std::size_t i = 0; i < frames.size(); ++i) frames[i] = 0x4000 + i * 16;
+  const Record longest(frames, 5);
+  recent.remember(longest.hash(), longest.get());
+  EXPECT_EQ(recent.find(longest.frames(), 128, longest.hash()), 5u);
+  frames[127] += 8;  // the last frame differs
+  EXPECT_EQ(recent.find(frames.data(), 128, longest.hash()), 0u);
+  const std::uint64_t h2 = running_hash(frames.data(), 2);
+  recent.remember(h2, nullptr);  // the table was full
+  EXPECT_EQ(recent.find(frames.data(), 2, h2), 0u);
 }
 
 }  // namespace
