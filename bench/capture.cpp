@@ -46,8 +46,8 @@ _Unwind_Reason_Code on_frame(_Unwind_Context* ctx, void* arg) {
 
 __attribute__((noinline)) int fp_walk(std::uintptr_t* out, int max) {
   static const auto bounds = current_thread_stack_bounds();
-  std::uint64_t hash;
-  return static_cast<int>(capture_stack(LG_CURRENT_FRAME(), bounds, static_cast<std::uint32_t>(max), out, &hash));
+  return static_cast<int>(
+      capture_stack(LG_CURRENT_FRAME(), bounds, static_cast<std::uint32_t>(max), out, &leakguard::detail::t_walk_memo).n);
 }
 
 enum Method { kFramePointer = 0, kBacktrace = 1, kUnwindBacktrace = 2, kUnwBacktrace = 3, kLeakguardCfi = 4 };

@@ -20,17 +20,6 @@ struct StackBounds {
   std::uintptr_t hi = 0;
 };
 
-// Walks from the frame record of an interposed entry point (`entry_fp`, the entry point's own
-// __builtin_frame_address(0)); the first recorded address is the entry point's return address,
-// so leakguard's frames never appear. Returns the number of frames written to out[0..max).
-// *hash receives the frames' running hash: RecentStacks finds a stack by it, and intern_stack()
-// finishes it.
-//
-// Inline: it is most of the cost of a traced allocation, and the interposer's call into it cost
-// more than its own loop at small depths.
-std::uint32_t capture_stack(std::uintptr_t entry_fp, const StackBounds& bounds, std::uint32_t max,
-                            std::uintptr_t* out, std::uint64_t* hash) noexcept;
-
 // Bounds of the calling thread's stack, found without allocating (raw reads of /proc/self/maps
 // for threads, __libc_stack_end for the initial thread). {0,0} when unknown.
 StackBounds current_thread_stack_bounds() noexcept;
@@ -51,41 +40,100 @@ LG_ALWAYS_INLINE std::uintptr_t stack_word(std::uintptr_t addr) noexcept {
   return *reinterpret_cast<const std::uintptr_t*>(addr);
 }
 
-// What the thread's previous walks found at each position of the stack (issue 7). A program
-// allocates from the same few call paths over and over, so the walk at position k meets the same
-// frame record and the same return address as last time. Both memos are only hints, checked
-// against the value they stand for before use, so a wrong one costs time, never a frame:
-// - fp[k] is the frame record that produced frame k. When the walk's frame pointer equals it, the
-//   next record is loaded from the memo's copy of the address, which is known before the previous
-//   load completes: the loads of a frame-pointer walk no longer wait for each other (they were a
-//   chain of dependent L1 loads, ~4 cycles a frame).
-// - rule_pc[k] / rule[k] is the CFI rule of the frame stepped at position k (system libraries and
-//   the frames above main: libc's, or a test framework's built without frame pointers). A hit
-//   costs one compare instead of a hash-table lookup keyed by the frame's return address.
-// Written only by the owning thread. A signal handler's walk (track() from a handler) may
-// overwrite an entry mid-walk; the rule memo is written so that a reader sees the old pair or a
-// miss, as the per-thread rule cache is.
+// What the thread's previous walks found (issue 7). A program allocates from the same few call
+// paths over and over, and a walk from a place it walked from before meets, frame after frame,
+// the same state (return address, stack pointer, frame pointer) and reads the next frame from the
+// same stack slots. Each path memo keeps one earlier walk position by position: the state on
+// reaching frame k and where the step to frame k+1 read its return address and frame pointer.
+// A walk that starts in the memo's first state *replays* it: it loads the next frame from the
+// memo's slots and compares what it loaded with the memo's next state, with no rule to look up,
+// no bounds to check (the same state made the same checks pass), and loads whose addresses do not
+// wait for the previous load. The first difference ends the replay and the walk goes on by the
+// rules, rewriting the memo from there. Exact: every frame is read from the stack as it is now,
+// and a replayed step is the step the rules give for that state (a frame pointer that differs is
+// a difference: the record it points at moved). A walk that replayed to the memo's end and
+// stopped where it stopped is the memo's stack, whose id the memo keeps, so neither the hash nor
+// a compare of the frames is needed (issue 7: at depth 25 the walk and that compare were most of
+// a traced allocation; frames above a benchmark loop or a test body, stepped by CFI, were 1.6 ns
+// each).
+//
+// The path is chosen by the first return address (the allocation's call site) and the entry
+// record (its depth), so a loop that allocates from a few sites in turn (a map node, its key, its
+// vector) keeps each one's walk.
+// The rule memo (rule_pc[k] / rule[k]: the CFI rule of the frame stepped at position k, for
+// system libraries and framework code without frame pointers) spares a hash-table lookup keyed
+// by the return address on the walks that do not replay.
+//
+// Written only by the owning thread, in record_alloc() and in a track() that did not interrupt
+// the tracer (a handler's track() walks without memo: it could otherwise see an entry
+// half-written by the walk it interrupted).
+constexpr std::uint32_t kMemoSteps = 32;  // positions a path memo keeps; deeper frames are walked
+constexpr std::uint32_t kMemoPaths = 8;
+
+struct PathMemo {
+  struct Step {
+    std::uintptr_t pc, sp, fp;  // the state on reaching frame k (pc is frame k)
+    std::uintptr_t ra_at;       // the slot frame k+1 was read from
+    std::uintptr_t fp_at;       // the slot frame k+1's frame pointer was read from; 0: unchanged
+  };
+  std::uintptr_t entry = 0;   // the walk's entry record; 0: empty
+  std::uintptr_t exe_lo = 0;  // trusted_executable() then: its steps followed that
+  std::uint32_t n = 0;        // positions held: min(frames, kMemoSteps)
+  std::uint32_t id = 0;       // the stack id of its frames, once the caller found it; else 0
+  bool complete = false;      // the walk's frames all fit (frames <= kMemoSteps)
+  Step steps[kMemoSteps] = {};
+};
+
 struct WalkMemo {
-  std::uintptr_t fp[kMaxCapturedFrames + 1];
-  std::uintptr_t rule_pc[kMaxCapturedFrames + 1];
-  std::uint64_t rule[kMaxCapturedFrames + 1];
+  std::uintptr_t rule_pc[kMaxCapturedFrames + 1] = {};
+  std::uint64_t rule[kMaxCapturedFrames + 1] = {};
+  PathMemo paths[kMemoPaths];
 };
 extern __thread WalkMemo t_walk_memo __attribute__((tls_model("initial-exec")));
 
-LG_ALWAYS_INLINE std::uint64_t memo_rule_bits(WalkMemo& memo, std::uint32_t k, std::uintptr_t pc) noexcept {
-  if (LG_LIKELY(memo.rule_pc[k] == pc)) return memo.rule[k];
+LG_ALWAYS_INLINE std::uint64_t memo_rule_bits(WalkMemo* memo, std::uint32_t k, std::uintptr_t pc) noexcept {
+  if (memo == nullptr) return frame_rule_bits(pc);
+  if (LG_LIKELY(memo->rule_pc[k] == pc)) return memo->rule[k];
   const std::uint64_t bits = frame_rule_bits(pc);
-  memo.rule_pc[k] = 0;
-  std::atomic_signal_fence(std::memory_order_seq_cst);
-  memo.rule[k] = bits;
-  std::atomic_signal_fence(std::memory_order_seq_cst);
-  memo.rule_pc[k] = pc;
+  memo->rule_pc[k] = pc;
+  memo->rule[k] = bits;
   return bits;
 }
 
-LG_ALWAYS_INLINE std::uint32_t capture_stack(std::uintptr_t entry_fp, const StackBounds& bounds,
+// A path is its call site and its depth: the first return address and the entry record. Two
+// sites in one library function (a string's allocation reached from its constructor and from an
+// append) differ by the second.
+LG_ALWAYS_INLINE std::uint32_t memo_path_of(std::uintptr_t pc, std::uintptr_t entry_fp) noexcept {
+  return static_cast<std::uint32_t>(((pc ^ (entry_fp >> 4)) * 0x9E3779B97F4A7C15ull) >> 61);
+}
+static_assert(kMemoPaths == 8, "memo_path_of() picks 3 bits");
+
+// What capture_stack() tells its caller besides the frames.
+struct CaptureResult {
+  std::uint32_t n = 0;               // frames written
+  std::uint64_t hash = 0;            // their running hash; not computed when known_id != 0
+  std::uint32_t known_id = 0;        // the stack id, when the walk was its path memo's stack
+  std::uint32_t* id_slot = nullptr;  // where the caller stores the id it finds (the path memo's)
+};
+
+LG_ALWAYS_INLINE std::uint64_t hash_step(std::uint64_t h, std::uintptr_t pc) noexcept {
+  return ((h << 5) | (h >> 59)) ^ pc;
+}
+
+// Walks from the frame record of an interposed entry point (`entry_fp`, the entry point's own
+// __builtin_frame_address(0)); the first recorded address is the entry point's return address,
+// so leakguard's frames never appear. Writes out[0..max) and returns how many, with their running
+// hash (RecentStacks finds a stack by it, and intern_stack() finishes it) unless the walk was its
+// path memo's stack, whose id it then returns instead. `memo` is the calling thread's, or null
+// for a walk that must not touch it.
+//
+// Inline: it is most of the cost of a traced allocation, and the interposer's call into it cost
+// more than its own loop at small depths.
+LG_ALWAYS_INLINE CaptureResult capture_stack(std::uintptr_t entry_fp, const StackBounds& bounds,
                                              std::uint32_t max, std::uintptr_t* out,
-                                             std::uint64_t* hash) noexcept {
+                                             WalkMemo* memo) noexcept {
+  CaptureResult result;
+  if (max == 0) return result;
   // State of the frame being unwound: the return address into it, its stack pointer right after
   // that return, and its frame-pointer register. Every address read lies in [sp, hi): sp only
   // grows, from just above the entry point's own frame record.
@@ -93,77 +141,140 @@ LG_ALWAYS_INLINE std::uint32_t capture_stack(std::uintptr_t entry_fp, const Stac
   std::uintptr_t sp = entry_fp + 2 * sizeof(void*);
   std::uintptr_t fp = stack_word(entry_fp);
   const std::uintptr_t hi = bounds.hi;
+  out[0] = pc;
   std::uint64_t h = pc;
-  std::uint32_t n = 0;
-  if (max == 0) {
-    *hash = 0;
-    return 0;
-  }
-  out[n++] = pc;
   // Off the known stack (sigaltstack, fibers) only the entry point's own record is safe to read.
-  const bool walkable = bounds.lo <= entry_fp && entry_fp < hi;
+  if (bounds.lo > entry_fp || entry_fp >= hi || max == 1) {
+    result.n = 1;
+    result.hash = h;
+    return result;
+  }
   const CodeRange executable = trusted_executable();
-  WalkMemo& memo = t_walk_memo;
-  while (walkable && n < max) {
-    // Frames of the executable, which keeps frame pointers: the tight loop of the common case.
-    // fp points at {caller's fp, return address}, 16-byte aligned, above sp and below the top.
-    while (executable.contains(pc)) {
-      if (fp < sp || fp > hi - 2 * sizeof(void*) || (fp & 15) != 0) goto done;
-      std::uintptr_t record = memo.fp[n];
-      std::uintptr_t next_pc, next_fp;
-      if (LG_LIKELY(record == fp)) {
-        // The same record as last time: load through the memo's copy, whose value the compiler
-        // must not replace by fp (that would bring the dependency back).
-        asm("" : "+r"(record));
-        next_pc = stack_word(record + sizeof(void*));
-        next_fp = stack_word(record);
-      } else {
-        memo.fp[n] = fp;
-        next_pc = stack_word(fp + sizeof(void*));
-        next_fp = stack_word(fp);
-      }
-      sp = fp + 2 * sizeof(void*);
-      fp = next_fp;
-      if (next_pc < 4096) goto done;
-      pc = next_pc;
-      out[n++] = pc;
-      h = ((h << 5) | (h >> 59)) ^ pc;
-      if (n == max) goto done;
+  std::uint32_t k = 0;  // the position of the state (pc, sp, fp): out[0..k] hold its frames
+  PathMemo* path = memo != nullptr ? &memo->paths[memo_path_of(pc, entry_fp)] : nullptr;
+  PathMemo::Step* ms = nullptr;  // path->steps, when there is a memo to keep
+  bool same = false;             // every state so far was the memo's
+  std::uint32_t replayed = 0;    // frames 1..replayed are the memo's, not yet in out[] nor h
+  // out[] and h get the replayed frames only when they are needed: not for the memo's own stack.
+  auto flush = [&] {
+    for (std::uint32_t i = 1; i <= replayed; ++i) {
+      out[i] = ms[i].pc;
+      h = hash_step(h, out[i]);
     }
-    // Any other frame: by its rule (FrameRule::pack's layout, read in place: unpacked into a
-    // struct it was spilled to the stack and reloaded, stalling store forwarding).
-    std::uintptr_t next_pc, next_sp, next_fp;
-    const std::uint64_t rule = memo_rule_bits(memo, n, pc);
+    replayed = 0;
+  };
+  if (path != nullptr) {
+    ms = path->steps;
+    if (path->entry == entry_fp && path->exe_lo == executable.lo && path->n != 0 && ms[0].pc == pc &&
+        ms[0].fp == fp) {  // ms[0].sp follows from entry_fp
+      // Replay: state k+1 by the memo's step from state k, while what is read is what it found.
+      const std::uint32_t end = path->n < max ? path->n : max;
+      std::uintptr_t next_pc = 0, next_fp = 0;
+      bool diverged = false;
+      while (k + 1 < end) {
+        const PathMemo::Step& step = ms[k];
+        next_pc = stack_word(step.ra_at);
+        next_fp = step.fp_at != 0 ? stack_word(step.fp_at) : fp;
+        // The last frame's frame pointer leads nowhere: no step is taken from it. (Above a test
+        // body it is whatever the framework's code, built without frame pointers, kept there.)
+        const std::uintptr_t fp_differs = k + 2 < max ? next_fp ^ ms[k + 1].fp : 0;
+        if (((next_pc ^ ms[k + 1].pc) | fp_differs) != 0) {
+          diverged = true;
+          break;
+        }
+        ++k;
+        fp = next_fp;
+      }
+      replayed = k;
+      if (diverged) {
+        flush();
+        sp = ms[k + 1].sp;  // the memo's step led here, so the stack pointer is the memo's
+        pc = next_pc;
+        fp = next_fp;
+        ++k;
+        out[k] = pc;
+        h = hash_step(h, pc);
+        ms[k].pc = pc;
+        ms[k].sp = sp;
+        ms[k].fp = fp;
+      } else {
+        pc = ms[k].pc;
+        sp = ms[k].sp;
+        same = true;
+      }
+    } else {
+      ms[0].pc = pc;
+      ms[0].sp = sp;
+      ms[0].fp = fp;
+    }
+  }
+  // The walk by the rules, from state k. Frames of the executable, which keeps frame pointers:
+  // fp points at {caller's fp, return address}, 16-byte aligned, above sp and below the top. Any
+  // other frame: by its rule (FrameRule::pack's layout, read in place: unpacked into a struct it
+  // was spilled to the stack and reloaded, stalling store forwarding).
+  while (k + 1 < max) {
+    std::uintptr_t ra_at, fp_at, next_sp;
+    const std::uint64_t rule =
+        executable.contains(pc) ? std::uint64_t{FrameRule::kFramePointer} : memo_rule_bits(memo, k, pc);
     if ((rule & 3) != FrameRule::kCfa) {
       if (fp < sp || fp > hi - 2 * sizeof(void*) || (fp & 15) != 0) break;
-      next_pc = stack_word(fp + sizeof(void*));
+      ra_at = fp + sizeof(void*);
+      fp_at = fp;
       next_sp = fp + 2 * sizeof(void*);
-      next_fp = stack_word(fp);
     } else {
       const auto cfa_off = static_cast<std::intptr_t>(static_cast<std::int64_t>(rule << 32) >> 36);
       const auto ra_off = static_cast<std::intptr_t>(static_cast<std::int16_t>(rule >> 32));
       const std::uintptr_t cfa = ((rule & 4) != 0 ? fp : sp) + cfa_off;
-      const std::uintptr_t ra_at = cfa + ra_off;
+      ra_at = cfa + ra_off;
       if (cfa <= sp || ra_at < sp || ra_at > hi - sizeof(void*)) break;
-      next_pc = stack_word(ra_at);
       next_sp = cfa;
-      next_fp = fp;
+      fp_at = 0;
       if ((rule & 8) != 0) {
-        const std::uintptr_t fp_at = cfa + static_cast<std::intptr_t>(static_cast<std::int16_t>(rule >> 48));
+        fp_at = cfa + static_cast<std::intptr_t>(static_cast<std::int16_t>(rule >> 48));
         if (fp_at < sp || fp_at > hi - sizeof(void*)) break;
-        next_fp = stack_word(fp_at);
       }
     }
+    const bool memo_k = ms != nullptr && k < kMemoSteps;
+    if (memo_k) {
+      ms[k].ra_at = ra_at;
+      ms[k].fp_at = fp_at;
+    }
+    const std::uintptr_t next_pc = stack_word(ra_at);
     if (next_pc < 4096) break;
-    pc = next_pc;
+    if (same) {  // a frame past the memo's end
+      flush();
+      same = false;
+    }
+    if (fp_at != 0) fp = stack_word(fp_at);
     sp = next_sp;
-    fp = next_fp;
-    out[n++] = pc;
-    h = ((h << 5) | (h >> 59)) ^ pc;
+    pc = next_pc;
+    ++k;
+    out[k] = pc;
+    h = hash_step(h, pc);
+    if (memo_k && k < kMemoSteps) {
+      ms[k].pc = pc;
+      ms[k].sp = sp;
+      ms[k].fp = fp;
+    }
   }
-done:
-  *hash = h;
-  return n;
+  result.n = k + 1;
+  if (path != nullptr) {
+    if (same && path->complete && result.n == path->n && path->id != 0) {
+      result.known_id = path->id;
+      return result;
+    }
+    flush();
+    // The memo now holds this walk: its positions 0..min(n, kMemoSteps)-1 are this walk's states
+    // (the replayed ones were equal, the others were written above).
+    path->entry = entry_fp;
+    path->exe_lo = executable.lo;
+    path->n = result.n < kMemoSteps ? result.n : kMemoSteps;
+    path->complete = result.n <= kMemoSteps;
+    path->id = 0;
+    result.id_slot = &path->id;
+  }
+  result.hash = h;
+  return result;
 }
 
 }  // namespace leakguard::detail

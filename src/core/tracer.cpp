@@ -346,13 +346,16 @@ void record_alloc(void* ptr, std::size_t size, std::uintptr_t entry_fp) noexcept
   ThreadCache* tc = ts.cache != nullptr ? ts.cache : acquire_thread_cache();
   const StackBounds& bounds = stack_bounds_of(ts);
   std::uintptr_t frames[kMaxCapturedFrames];
-  std::uint64_t hash;
-  const std::uint32_t n =
-      capture_stack(entry_fp, bounds, g_flags.nframe.load(std::memory_order_relaxed), frames, &hash);
-  std::uint32_t stack_id = tc != nullptr ? tc->recent_stacks.find(frames, n, hash) : 0;
+  const CaptureResult walk =
+      capture_stack(entry_fp, bounds, g_flags.nframe.load(std::memory_order_relaxed), frames, &t_walk_memo);
+  std::uint32_t stack_id = walk.known_id;
   if (stack_id == 0) {
-    stack_id = intern_stack(frames, n, hash);
-    if (tc != nullptr) tc->recent_stacks.remember(hash, stack_record(stack_id));
+    stack_id = tc != nullptr ? tc->recent_stacks.find(frames, walk.n, walk.hash) : 0;
+    if (stack_id == 0) {
+      stack_id = intern_stack(frames, walk.n, walk.hash);
+      if (tc != nullptr) tc->recent_stacks.remember(walk.hash, stack_record(stack_id));
+    }
+    if (walk.id_slot != nullptr) *walk.id_slot = stack_id;
   }
   const auto addr = reinterpret_cast<std::uintptr_t>(ptr);
   if (LG_LIKELY(tc != nullptr && addr_encodable(addr) && size <= kMaxInlineSize)) {
@@ -815,14 +818,20 @@ std::uint32_t tracer_walk_return_slots(std::uintptr_t entry_fp, std::uint32_t ma
 int tracer_track(std::uint64_t domain, std::uintptr_t addr, std::size_t size,
                  std::uintptr_t entry_fp) noexcept {
   if (!tracing_enabled()) return -2;
-  MuteScope mute;
   ThreadState& ts = t_state;
+  // A track() from a signal handler that interrupted the tracer walks without the thread's memo,
+  // which the interrupted walk may be halfway through writing.
+  WalkMemo* memo = ts.mute == 0 ? &t_walk_memo : nullptr;
+  MuteScope mute;
   const StackBounds& bounds = stack_bounds_of(ts);
   std::uintptr_t frames[kMaxCapturedFrames];
-  std::uint64_t hash;
-  const std::uint32_t n =
-      capture_stack(entry_fp, bounds, g_flags.nframe.load(std::memory_order_relaxed), frames, &hash);
-  const std::uint32_t stack_id = intern_stack(frames, n, hash);
+  const CaptureResult walk =
+      capture_stack(entry_fp, bounds, g_flags.nframe.load(std::memory_order_relaxed), frames, memo);
+  std::uint32_t stack_id = walk.known_id;
+  if (stack_id == 0) {
+    stack_id = intern_stack(frames, walk.n, walk.hash);
+    if (walk.id_slot != nullptr) *walk.id_slot = stack_id;
+  }
   end_peak_lease();
   {
     SpinGuard guard(side_lock());

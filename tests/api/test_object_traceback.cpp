@@ -107,6 +107,46 @@ TEST(ObjectTraceback, AllocationsTakingTurnsAmongManyCallPathsEachNameTheirOwn) 
   for (auto& b : blocks) std::free(b.second);
 }
 
+// One call site reached through two callers of one frame size, in turns: the frames below the
+// callers lie at the same addresses each time, so only the return address above them tells the
+// stacks apart. Each block must name its own caller (the walk's memo of the previous walk from
+// that place must not stand in for this one).
+__attribute__((noinline)) void* allocate_below() {
+  void* p = std::malloc(1000);  // a size no allocate_at_site<N> has: no identical code to fold with
+  keep(p);
+  return p;
+}
+volatile int g_caller = 0;  // keeps the two callers distinct (no identical-code folding)
+__attribute__((noinline)) void* caller_one() {
+  void* p = allocate_below();
+  g_caller = 1;
+  return p;
+}
+__attribute__((noinline)) void* caller_two() {
+  void* p = allocate_below();
+  g_caller = 2;
+  return p;
+}
+
+TEST(ObjectTraceback, OneSiteReachedThroughCallersTakingTurnsNamesEachCaller) {
+  lgtest::Tracing tracing;
+  void* (*const callers[2])() = {&caller_one, &caller_two};
+  std::vector<std::pair<int, void*>> blocks;
+  for (int i = 0; i < 12; ++i) {
+    const int which = (i / 3 + i) % 2;  // runs of one caller and alternations
+    blocks.emplace_back(which, callers[which]());
+  }
+  for (std::size_t k = 0; k < blocks.size(); ++k) {
+    const auto tb = leakguard::get_object_traceback(blocks[k].second);
+    ASSERT_TRUE(tb.has_value()) << k;
+    ASSERT_GE(tb->size(), 2u) << k;
+    EXPECT_NE((*tb)[0].function.find("allocate_below"), std::string::npos) << k << ": " << (*tb)[0].function;
+    const char* want = blocks[k].first == 0 ? "caller_one" : "caller_two";
+    EXPECT_NE((*tb)[1].function.find(want), std::string::npos) << k << ": " << (*tb)[1].function;
+  }
+  for (auto& b : blocks) std::free(b.second);
+}
+
 TEST(Symbolization, EachAddressIsResolvedOnceAndCached) {
   lgtest::Tracing tracing;
   auto* p = static_cast<char*>(std::malloc(8));
