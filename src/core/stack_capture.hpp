@@ -74,7 +74,9 @@ struct PathMemo {
   struct Step {
     std::uintptr_t pc, sp, fp;  // the state on reaching frame k (pc is frame k)
     std::uintptr_t ra_at;       // the slot frame k+1 was read from
-    std::uintptr_t fp_at;       // the slot frame k+1's frame pointer was read from; 0: unchanged
+    // The slot frame k+1's frame pointer was read from, or, for a frame that keeps it, the
+    // memo's own copy of it (this step's fp): a replay loads it either way, without a branch.
+    std::uintptr_t fp_at;
   };
   std::uintptr_t entry = 0;   // the walk's entry record; 0: empty
   std::uintptr_t exe_lo = 0;  // trusted_executable() then: its steps followed that
@@ -142,11 +144,10 @@ LG_ALWAYS_INLINE CaptureResult capture_stack(std::uintptr_t entry_fp, const Stac
   std::uintptr_t fp = stack_word(entry_fp);
   const std::uintptr_t hi = bounds.hi;
   out[0] = pc;
-  std::uint64_t h = pc;
   // Off the known stack (sigaltstack, fibers) only the entry point's own record is safe to read.
   if (bounds.lo > entry_fp || entry_fp >= hi || max == 1) {
     result.n = 1;
-    result.hash = h;
+    result.hash = pc;
     return result;
   }
   const CodeRange executable = trusted_executable();
@@ -154,52 +155,52 @@ LG_ALWAYS_INLINE CaptureResult capture_stack(std::uintptr_t entry_fp, const Stac
   PathMemo* path = memo != nullptr ? &memo->paths[memo_path_of(pc, entry_fp)] : nullptr;
   PathMemo::Step* ms = nullptr;  // path->steps, when there is a memo to keep
   bool same = false;             // every state so far was the memo's
-  std::uint32_t replayed = 0;    // frames 1..replayed are the memo's, not yet in out[] nor h
-  // out[] and h get the replayed frames only when they are needed: not for the memo's own stack.
-  auto flush = [&] {
-    for (std::uint32_t i = 1; i <= replayed; ++i) {
-      out[i] = ms[i].pc;
-      h = hash_step(h, out[i]);
-    }
-    replayed = 0;
-  };
   if (path != nullptr) {
     ms = path->steps;
     if (path->entry == entry_fp && path->exe_lo == executable.lo && path->n != 0 && ms[0].pc == pc &&
         ms[0].fp == fp) {  // ms[0].sp follows from entry_fp
       // Replay: state k+1 by the memo's step from state k, while what is read is what it found.
       const std::uint32_t end = path->n < max ? path->n : max;
+      // The last frame's frame pointer leads nowhere when no step is taken from it (above a test
+      // body it is whatever the framework's code, built without frame pointers, left there): at
+      // the frame limit the last state is compared by its return address only.
+      const std::uint32_t whole = end < max ? end : end - 1;
       std::uintptr_t next_pc = 0, next_fp = 0;
       bool diverged = false;
-      while (k + 1 < end) {
+      while (k + 1 < whole) {
         const PathMemo::Step& step = ms[k];
         next_pc = stack_word(step.ra_at);
-        next_fp = step.fp_at != 0 ? stack_word(step.fp_at) : fp;
-        // The last frame's frame pointer leads nowhere: no step is taken from it. (Above a test
-        // body it is whatever the framework's code, built without frame pointers, kept there.)
-        const std::uintptr_t fp_differs = k + 2 < max ? next_fp ^ ms[k + 1].fp : 0;
-        if (((next_pc ^ ms[k + 1].pc) | fp_differs) != 0) {
+        next_fp = stack_word(step.fp_at);
+        if (((next_pc ^ ms[k + 1].pc) | (next_fp ^ ms[k + 1].fp)) != 0) {
           diverged = true;
           break;
         }
         ++k;
-        fp = next_fp;
+        out[k] = next_pc;
       }
-      replayed = k;
+      if (!diverged && k + 1 < end) {
+        next_pc = stack_word(ms[k].ra_at);
+        if (next_pc != ms[k + 1].pc) {
+          next_fp = stack_word(ms[k].fp_at);
+          diverged = true;
+        } else {
+          ++k;
+          out[k] = next_pc;
+        }
+      }
       if (diverged) {
-        flush();
         sp = ms[k + 1].sp;  // the memo's step led here, so the stack pointer is the memo's
         pc = next_pc;
         fp = next_fp;
         ++k;
         out[k] = pc;
-        h = hash_step(h, pc);
         ms[k].pc = pc;
         ms[k].sp = sp;
         ms[k].fp = fp;
       } else {
         pc = ms[k].pc;
         sp = ms[k].sp;
+        fp = ms[k].fp;  // compared, unless k is the last frame, from which no step is taken
         same = true;
       }
     } else {
@@ -237,20 +238,16 @@ LG_ALWAYS_INLINE CaptureResult capture_stack(std::uintptr_t entry_fp, const Stac
     const bool memo_k = ms != nullptr && k < kMemoSteps;
     if (memo_k) {
       ms[k].ra_at = ra_at;
-      ms[k].fp_at = fp_at;
+      ms[k].fp_at = fp_at != 0 ? fp_at : reinterpret_cast<std::uintptr_t>(&ms[k].fp);
     }
     const std::uintptr_t next_pc = stack_word(ra_at);
     if (next_pc < 4096) break;
-    if (same) {  // a frame past the memo's end
-      flush();
-      same = false;
-    }
+    same = false;  // a frame past the memo's end, or a walk that already differed
     if (fp_at != 0) fp = stack_word(fp_at);
     sp = next_sp;
     pc = next_pc;
     ++k;
     out[k] = pc;
-    h = hash_step(h, pc);
     if (memo_k && k < kMemoSteps) {
       ms[k].pc = pc;
       ms[k].sp = sp;
@@ -263,7 +260,6 @@ LG_ALWAYS_INLINE CaptureResult capture_stack(std::uintptr_t entry_fp, const Stac
       result.known_id = path->id;
       return result;
     }
-    flush();
     // The memo now holds this walk: its positions 0..min(n, kMemoSteps)-1 are this walk's states
     // (the replayed ones were equal, the others were written above).
     path->entry = entry_fp;
@@ -273,6 +269,8 @@ LG_ALWAYS_INLINE CaptureResult capture_stack(std::uintptr_t entry_fp, const Stac
     path->id = 0;
     result.id_slot = &path->id;
   }
+  std::uint64_t h = out[0];
+  for (std::uint32_t i = 1; i < result.n; ++i) h = hash_step(h, out[i]);
   result.hash = h;
   return result;
 }
