@@ -1,6 +1,7 @@
 // How one live heap block is recorded: 16 bytes, address and tag in one word, size and interned
 // stack in the other. Keeping it to two words is what holds the tracer near 16-32 bytes per block.
 #pragma once
+#include <atomic>
 #include <cstdint>
 
 namespace leakguard::detail {
@@ -44,5 +45,16 @@ struct BlockEntry {
   std::uint64_t key;   // 0 = empty slot
   std::uint64_t meta;
 };
+
+// Copies an entry out of a table for a caller that reads its words back at once (a free reads the
+// size): as two 8-byte stores, which the compiler would otherwise merge into one 16-byte copy. A
+// load of a vector store's upper half is not forwarded from the store buffer; it waits for the
+// store to reach the cache (a third of free's time in the micro benchmark).
+inline void take_entry(const BlockEntry& from, BlockEntry* out) noexcept {
+  const std::uint64_t key = from.key, meta = from.meta;
+  out->meta = meta;
+  std::atomic_signal_fence(std::memory_order_seq_cst);
+  out->key = key;
+}
 
 }  // namespace leakguard::detail

@@ -235,7 +235,7 @@ class BlockStore {
     return outcome;
   }
   void take_from_nursery(BlockEntry& e, BlockEntry* out) noexcept {
-    *out = e;
+    take_entry(e, out);
     e.key = 0;
     --nursery_count_;
     uncount(*out);

@@ -233,7 +233,7 @@ inline bool PtrSegment::erase(std::uint64_t akey, BlockEntry* out) noexcept {
     if (slots_[i].key == 0) return false;
     if ((slots_[i].key & kAddrMask) == akey) break;
   }
-  *out = slots_[i];
+  take_entry(slots_[i], out);
   // Backward-shift: pull later members of the cluster into the hole unless that would move them
   // before their home slot. The blocks of one region lie side by side in a cluster and share a
   // base, so the base (two multiplies) is computed once per run of one region, not per entry.
