@@ -80,9 +80,8 @@ struct PathMemo {
   };
   std::uintptr_t entry = 0;   // the walk's entry record; 0: empty
   std::uintptr_t exe_lo = 0;  // trusted_executable() then: its steps followed that
-  std::uint32_t n = 0;        // positions held: min(frames, kMemoSteps)
+  std::uint32_t frames = 0;   // the walk's frames; the memo holds min(frames, kMemoSteps) of them
   std::uint32_t id = 0;       // the stack id of its frames, once the caller found it; else 0
-  bool complete = false;      // the walk's frames all fit (frames <= kMemoSteps)
   Step steps[kMemoSteps] = {};
 };
 
@@ -157,10 +156,11 @@ LG_ALWAYS_INLINE CaptureResult capture_stack(std::uintptr_t entry_fp, const Stac
   bool same = false;             // every state so far was the memo's
   if (path != nullptr) {
     ms = path->steps;
-    if (path->entry == entry_fp && path->exe_lo == executable.lo && path->n != 0 && ms[0].pc == pc &&
+    if (path->entry == entry_fp && path->exe_lo == executable.lo && path->frames != 0 && ms[0].pc == pc &&
         ms[0].fp == fp) {  // ms[0].sp follows from entry_fp
       // Replay: state k+1 by the memo's step from state k, while what is read is what it found.
-      const std::uint32_t end = path->n < max ? path->n : max;
+      const std::uint32_t held = path->frames < kMemoSteps ? path->frames : kMemoSteps;
+      const std::uint32_t end = held < max ? held : max;
       // The last frame's frame pointer leads nowhere when no step is taken from it (above a test
       // body it is whatever the framework's code, built without frame pointers, left there): at
       // the frame limit the last state is compared by its return address only.
@@ -256,7 +256,8 @@ LG_ALWAYS_INLINE CaptureResult capture_stack(std::uintptr_t entry_fp, const Stac
   }
   result.n = k + 1;
   if (path != nullptr) {
-    if (same && path->complete && result.n == path->n && path->id != 0) {
+    // Replayed to the end of what the memo holds and stopped there: its stack if it held it all.
+    if (same && result.n == path->frames && path->id != 0) {
       result.known_id = path->id;
       return result;
     }
@@ -264,8 +265,7 @@ LG_ALWAYS_INLINE CaptureResult capture_stack(std::uintptr_t entry_fp, const Stac
     // (the replayed ones were equal, the others were written above).
     path->entry = entry_fp;
     path->exe_lo = executable.lo;
-    path->n = result.n < kMemoSteps ? result.n : kMemoSteps;
-    path->complete = result.n <= kMemoSteps;
+    path->frames = result.n;
     path->id = 0;
     result.id_slot = &path->id;
   }

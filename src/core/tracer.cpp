@@ -336,6 +336,23 @@ bool forget_synchronously(std::uintptr_t addr, ForgottenBlock* out) {
 
 }  // namespace
 
+namespace {
+// The id of the stack a walk found: its path memo's, else one of the thread's recent stacks
+// (`recent`: null for a walk that must not touch them), else the table's; the memos that missed
+// learn it.
+LG_ALWAYS_INLINE std::uint32_t stack_of(const CaptureResult& walk, const std::uintptr_t* frames,
+                                        RecentStacks* recent) noexcept {
+  if (walk.known_id != 0) return walk.known_id;
+  std::uint32_t id = recent != nullptr ? recent->find(frames, walk.n, walk.hash) : 0;
+  if (id == 0) {
+    id = intern_stack(frames, walk.n, walk.hash);
+    if (recent != nullptr) recent->remember(walk.hash, stack_record(id));
+  }
+  if (walk.id_slot != nullptr) *walk.id_slot = id;
+  return id;
+}
+}  // namespace
+
 void record_alloc(void* ptr, std::size_t size, std::uintptr_t entry_fp) noexcept {
   ThreadState& ts = t_state;
   if ((ts.mute | ts.untraced) != 0) {
@@ -348,15 +365,7 @@ void record_alloc(void* ptr, std::size_t size, std::uintptr_t entry_fp) noexcept
   std::uintptr_t frames[kMaxCapturedFrames];
   const CaptureResult walk =
       capture_stack(entry_fp, bounds, g_flags.nframe.load(std::memory_order_relaxed), frames, &t_walk_memo);
-  std::uint32_t stack_id = walk.known_id;
-  if (stack_id == 0) {
-    stack_id = tc != nullptr ? tc->recent_stacks.find(frames, walk.n, walk.hash) : 0;
-    if (stack_id == 0) {
-      stack_id = intern_stack(frames, walk.n, walk.hash);
-      if (tc != nullptr) tc->recent_stacks.remember(walk.hash, stack_record(stack_id));
-    }
-    if (walk.id_slot != nullptr) *walk.id_slot = stack_id;
-  }
+  const std::uint32_t stack_id = stack_of(walk, frames, tc != nullptr ? &tc->recent_stacks : nullptr);
   const auto addr = reinterpret_cast<std::uintptr_t>(ptr);
   if (LG_LIKELY(tc != nullptr && addr_encodable(addr) && size <= kMaxInlineSize)) {
     insert_owned(tc, addr, size, make_meta(size, stack_id));
@@ -827,11 +836,7 @@ int tracer_track(std::uint64_t domain, std::uintptr_t addr, std::size_t size,
   std::uintptr_t frames[kMaxCapturedFrames];
   const CaptureResult walk =
       capture_stack(entry_fp, bounds, g_flags.nframe.load(std::memory_order_relaxed), frames, memo);
-  std::uint32_t stack_id = walk.known_id;
-  if (stack_id == 0) {
-    stack_id = intern_stack(frames, walk.n, walk.hash);
-    if (walk.id_slot != nullptr) *walk.id_slot = stack_id;
-  }
+  const std::uint32_t stack_id = stack_of(walk, frames, nullptr);
   end_peak_lease();
   {
     SpinGuard guard(side_lock());
