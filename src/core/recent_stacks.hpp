@@ -5,10 +5,10 @@
 // probes the process-wide stack table, whose index and records are by then out of cache (in a
 // test suite a probe that found its stack cost as much as the rest of the allocation).
 //
-// This is the only memo between the walk and the stack table: the thread's previous stack is
-// simply the entry it last used. An entry points at its interned record instead of keeping a copy
-// of the frames, so remembering a stack copies nothing, any length is kept, and 64 entries fit in
-// 1 KiB.
+// It is asked when the walk's path memo (stack_capture.hpp) did not already give the stack's id:
+// a walk from a call site whose last walk differed, or with nframe = 1, which keeps no path memo.
+// An entry points at its interned record instead of keeping a copy of the frames, so remembering
+// a stack copies nothing, any length is kept, and 64 entries fit in 1 KiB.
 //
 // Exact: an entry is used only when every frame and the length match the record's, and a record,
 // once interned, names the same frames for the life of the process (stack_table.hpp).
@@ -29,8 +29,8 @@ class RecentStacks {
   static constexpr std::uint32_t kWays = 2;  // two stacks that share a set alternate without a miss
 
   // The id of `frames` if this thread used it recently, else 0. The entry used last is tried
-  // first: a loop allocating from one place finds its stack without the set's lookup, whose
-  // multiply and dependent loads were 1-2 ns of a 17 ns pair in the micro benchmark.
+  // first: a loop allocating from one place at nframe = 1 finds its stack without the set's
+  // lookup, whose multiply and dependent loads were 1-2 ns of a 17 ns pair in the micro benchmark.
   LG_ALWAYS_INLINE std::uint32_t find(const std::uintptr_t* frames, std::uint32_t n,
                                       std::uint64_t hash) noexcept {
     if (const std::uint32_t id = match(entries_[last_], frames, n, hash)) return id;
