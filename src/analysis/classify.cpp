@@ -597,23 +597,34 @@ void Quarantine::take_named_from(std::uintptr_t sp) {
   // holds no tcache chunk of such a process (one arena, the brk heap), so it is not read.
   const std::uintptr_t brk_hi = single_threaded ? reinterpret_cast<std::uintptr_t>(sbrk(0)) : 0;
   std::uintptr_t chunk[3] = {};
-  for (std::uintptr_t at = lo; at < hi; at += kWord) {
-    const std::uintptr_t w = *reinterpret_cast<const std::uintptr_t*>(at);
-    if (w % 16 != 0 || w < floor || w >= (std::uintptr_t{1} << 47) || (w >= lo && w < hi)) continue;
-    if (w >= not_above || (w >= image.lo && w < image.hi)) continue;
-    if (single_threaded) {
-      if (w - kWord < heap_lo || w + 2 * kWord > brk_hi) continue;
-      std::memcpy(chunk, reinterpret_cast<const void*>(w - kWord), sizeof chunk);
-      consider(w, chunk);
-      continue;
+  if (single_threaded) {
+    // A candidate's header and two words lie in the brk heap, which lies apart from the stack,
+    // the image and the mmap area: that one range check stands for all of the checks below (a
+    // word a scan meets is most often a return address or a stack address, and this loop runs
+    // at every checkpoint).
+    const std::uintptr_t first_user = heap_lo + kWord;
+    if (brk_hi >= first_user + 2 * kWord) {
+      const std::uintptr_t span = brk_hi - 2 * kWord - first_user;
+      for (std::uintptr_t at = lo; at < hi; at += kWord) {
+        const std::uintptr_t w = *reinterpret_cast<const std::uintptr_t*>(at);
+        if ((w & 15) != 0 || w - first_user > span) continue;
+        std::memcpy(chunk, reinterpret_cast<const void*>(w - kWord), sizeof chunk);
+        consider(w, chunk);
+      }
     }
-    candidate[pending++] = w;
-    if (pending == kCandidates) {
-      compact();
-      if (pending > kCandidates / 2) probe();
+  } else {
+    for (std::uintptr_t at = lo; at < hi; at += kWord) {
+      const std::uintptr_t w = *reinterpret_cast<const std::uintptr_t*>(at);
+      if (w % 16 != 0 || w < floor || w >= (std::uintptr_t{1} << 47) || (w >= lo && w < hi)) continue;
+      if (w >= not_above || (w >= image.lo && w < image.hi)) continue;
+      candidate[pending++] = w;
+      if (pending == kCandidates) {
+        compact();
+        if (pending > kCandidates / 2) probe();
+      }
     }
+    if (pending > 0) probe();
   }
-  if (pending > 0) probe();
   if (single_threaded) {  // a live block of this thread's is in no tcache
     std::size_t kept = 0;
     for (std::size_t i = 0; i < named_count; ++i) {
