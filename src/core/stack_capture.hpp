@@ -4,6 +4,10 @@
 #pragma once
 #include <atomic>
 #include <cstdint>
+#include <cstring>
+#if defined(__x86_64__)
+#include <emmintrin.h>
+#endif
 
 #include "cfi.hpp"
 #include "config.hpp"
@@ -72,12 +76,17 @@ constexpr std::uint32_t kMemoPaths = 8;
 
 struct PathMemo {
   struct Step {
-    std::uintptr_t pc, sp, fp;  // the state on reaching frame k (pc is frame k)
-    std::uintptr_t ra_at;       // the slot frame k+1 was read from
+    // The state on reaching frame k (pc is frame k). fp then pc, the order of a frame record's
+    // words: a replay compares a record with them in one 16-byte load each.
+    std::uintptr_t fp, pc, sp;
+    std::uintptr_t ra_at;  // the slot frame k+1 was read from
     // The slot frame k+1's frame pointer was read from, or, for a frame that keeps it, the
-    // memo's own copy of it (this step's fp): a replay loads it either way, without a branch.
+    // memo's own copy of it (this step's fp): a replay loads it either way. Bit 0 set: a frame
+    // record, ra_at = fp_at + 8 (every frame of code with frame pointers, and most of the CFI
+    // frames that save the frame pointer), which a replay reads as one 16-byte word.
     std::uintptr_t fp_at;
   };
+  static constexpr std::uintptr_t kRecord = 1;
   std::uintptr_t entry = 0;   // the walk's entry record; 0: empty
   std::uintptr_t exe_lo = 0;  // trusted_executable() then: its steps followed that
   std::uint32_t frames = 0;   // the walk's frames; the memo holds min(frames, kMemoSteps) of them
@@ -121,11 +130,27 @@ LG_ALWAYS_INLINE std::uint64_t hash_step(std::uint64_t h, std::uintptr_t pc) noe
   return ((h << 5) | (h >> 59)) ^ pc;
 }
 
+// Whether the 16 bytes at `a` and `b` are equal: two loads and a compare, where two pairs of 8-byte
+// words were four loads (a replayed frame is bound by loads: issue 7).
+LG_ALWAYS_INLINE bool same_16(const void* a, const void* b) noexcept {
+#if defined(__x86_64__)
+  const __m128i x = _mm_loadu_si128(static_cast<const __m128i*>(a));
+  const __m128i y = _mm_loadu_si128(static_cast<const __m128i*>(b));
+  return _mm_movemask_epi8(_mm_cmpeq_epi8(x, y)) == 0xffff;
+#else
+  std::uint64_t x[2], y[2];
+  std::memcpy(x, a, sizeof x);
+  std::memcpy(y, b, sizeof y);
+  return ((x[0] ^ y[0]) | (x[1] ^ y[1])) == 0;
+#endif
+}
+
 // Walks from the frame record of an interposed entry point (`entry_fp`, the entry point's own
 // __builtin_frame_address(0)); the first recorded address is the entry point's return address,
 // so leakguard's frames never appear. Writes out[0..max) and returns how many, with their running
 // hash (RecentStacks finds a stack by it, and intern_stack() finishes it) unless the walk was its
-// path memo's stack, whose id it then returns instead. `memo` is the calling thread's, or null
+// path memo's stack, whose id it then returns instead (and then out[1..] is not written: the
+// frames are the memo's stack's). `memo` is the calling thread's, or null
 // for a walk that must not touch it.
 //
 // Inline: it is most of the cost of a traced allocation, and the interposer's call into it cost
@@ -154,6 +179,7 @@ LG_ALWAYS_INLINE CaptureResult capture_stack(std::uintptr_t entry_fp, const Stac
   PathMemo* path = memo != nullptr ? &memo->paths[memo_path_of(pc, entry_fp)] : nullptr;
   PathMemo::Step* ms = nullptr;  // path->steps, when there is a memo to keep
   bool same = false;             // every state so far was the memo's
+  std::uint32_t replayed = 0;    // frames 1..replayed are the memo's, not yet in out[]
   if (path != nullptr) {
     ms = path->steps;
     if (path->entry == entry_fp && path->exe_lo == executable.lo && path->frames != 0 && ms[0].pc == pc &&
@@ -165,29 +191,41 @@ LG_ALWAYS_INLINE CaptureResult capture_stack(std::uintptr_t entry_fp, const Stac
       // body it is whatever the framework's code, built without frame pointers, left there): at
       // the frame limit the last state is compared by its return address only.
       const std::uint32_t whole = end < max ? end : end - 1;
+      // Frames 1..k equal to the memo's are copied into out[] only if the walk needs them (it was
+      // not the memo's stack).
       std::uintptr_t next_pc = 0, next_fp = 0;
       bool diverged = false;
       while (k + 1 < whole) {
         const PathMemo::Step& step = ms[k];
-        next_pc = stack_word(step.ra_at);
-        next_fp = stack_word(step.fp_at);
-        if (((next_pc ^ ms[k + 1].pc) | (next_fp ^ ms[k + 1].fp)) != 0) {
-          diverged = true;
-          break;
+        const std::uintptr_t at = step.fp_at;
+        if (LG_LIKELY((at & PathMemo::kRecord) != 0)) {
+          const std::uintptr_t record = at - PathMemo::kRecord;
+          if (!same_16(reinterpret_cast<const void*>(record), &ms[k + 1].fp)) {
+            next_fp = stack_word(record);
+            next_pc = stack_word(record + sizeof(void*));
+            diverged = true;
+            break;
+          }
+        } else {
+          next_pc = stack_word(step.ra_at);
+          next_fp = stack_word(at);
+          if (((next_pc ^ ms[k + 1].pc) | (next_fp ^ ms[k + 1].fp)) != 0) {
+            diverged = true;
+            break;
+          }
         }
         ++k;
-        out[k] = next_pc;
       }
       if (!diverged && k + 1 < end) {
         next_pc = stack_word(ms[k].ra_at);
         if (next_pc != ms[k + 1].pc) {
-          next_fp = stack_word(ms[k].fp_at);
+          next_fp = stack_word(ms[k].fp_at & ~PathMemo::kRecord);
           diverged = true;
         } else {
           ++k;
-          out[k] = next_pc;
         }
       }
+      replayed = k;
       if (diverged) {
         sp = ms[k + 1].sp;  // the memo's step led here, so the stack pointer is the memo's
         pc = next_pc;
@@ -238,7 +276,9 @@ LG_ALWAYS_INLINE CaptureResult capture_stack(std::uintptr_t entry_fp, const Stac
     const bool memo_k = ms != nullptr && k < kMemoSteps;
     if (memo_k) {
       ms[k].ra_at = ra_at;
-      ms[k].fp_at = fp_at != 0 ? fp_at : reinterpret_cast<std::uintptr_t>(&ms[k].fp);
+      ms[k].fp_at = fp_at == 0                   ? reinterpret_cast<std::uintptr_t>(&ms[k].fp)
+                    : ra_at == fp_at + sizeof(void*) ? fp_at | PathMemo::kRecord
+                                                     : fp_at;
     }
     const std::uintptr_t next_pc = stack_word(ra_at);
     if (next_pc < 4096) break;
@@ -269,6 +309,7 @@ LG_ALWAYS_INLINE CaptureResult capture_stack(std::uintptr_t entry_fp, const Stac
     path->id = 0;
     result.id_slot = &path->id;
   }
+  for (std::uint32_t i = 1; i <= replayed; ++i) out[i] = ms[i].pc;
   std::uint64_t h = out[0];
   for (std::uint32_t i = 1; i < result.n; ++i) h = hash_step(h, out[i]);
   result.hash = h;
