@@ -253,12 +253,14 @@ LG_ALWAYS_INLINE CaptureResult capture_stack(std::uintptr_t entry_fp, const Stac
   // was spilled to the stack and reloaded, stalling store forwarding).
   while (k + 1 < max) {
     std::uintptr_t ra_at, fp_at, next_sp;
+    std::uintptr_t memo_fp_at;  // what the memo keeps as fp_at (PathMemo::Step); 0: the memo's copy
     const std::uint64_t rule =
         executable.contains(pc) ? std::uint64_t{FrameRule::kFramePointer} : memo_rule_bits(memo, k, pc);
     if ((rule & 3) != FrameRule::kCfa) {
       if (fp < sp || fp > hi - 2 * sizeof(void*) || (fp & 15) != 0) break;
       ra_at = fp + sizeof(void*);
       fp_at = fp;
+      memo_fp_at = fp | PathMemo::kRecord;
       next_sp = fp + 2 * sizeof(void*);
     } else {
       const auto cfa_off = static_cast<std::intptr_t>(static_cast<std::int64_t>(rule << 32) >> 36);
@@ -268,17 +270,17 @@ LG_ALWAYS_INLINE CaptureResult capture_stack(std::uintptr_t entry_fp, const Stac
       if (cfa <= sp || ra_at < sp || ra_at > hi - sizeof(void*)) break;
       next_sp = cfa;
       fp_at = 0;
+      memo_fp_at = 0;
       if ((rule & 8) != 0) {
         fp_at = cfa + static_cast<std::intptr_t>(static_cast<std::int16_t>(rule >> 48));
         if (fp_at < sp || fp_at > hi - sizeof(void*)) break;
+        memo_fp_at = ra_at == fp_at + sizeof(void*) ? fp_at | PathMemo::kRecord : fp_at;
       }
     }
     const bool memo_k = ms != nullptr && k < kMemoSteps;
     if (memo_k) {
       ms[k].ra_at = ra_at;
-      ms[k].fp_at = fp_at == 0                   ? reinterpret_cast<std::uintptr_t>(&ms[k].fp)
-                    : ra_at == fp_at + sizeof(void*) ? fp_at | PathMemo::kRecord
-                                                     : fp_at;
+      ms[k].fp_at = memo_fp_at != 0 ? memo_fp_at : reinterpret_cast<std::uintptr_t>(&ms[k].fp);
     }
     const std::uintptr_t next_pc = stack_word(ra_at);
     if (next_pc < 4096) break;
