@@ -15,10 +15,11 @@
 #endif
 
 namespace leakguard::detail {
+std::atomic<std::uintptr_t> g_exe_lo{0};
+std::atomic<std::uintptr_t> g_exe_size{0};
+
 namespace {
 
-std::atomic<std::uintptr_t> g_exe_lo{0};
-std::atomic<std::uintptr_t> g_exe_hi{0};
 std::atomic<UnwindMode> g_mode{UnwindMode::kFramePointers};
 
 // Every walk of the loader's list leakguard makes runs under this lock, which the fork's prepare
@@ -61,7 +62,7 @@ void learn_executable() noexcept {
     }
   }
   g_exe_lo.store(lo, std::memory_order_relaxed);
-  g_exe_hi.store(hi, std::memory_order_relaxed);
+  g_exe_size.store(hi - lo, std::memory_order_relaxed);
 }
 
 bool find_module(std::uintptr_t pc, Module* out) noexcept {
@@ -74,11 +75,6 @@ bool find_module(std::uintptr_t pc, Module* out) noexcept {
   out->eh_frame_hdr = static_cast<const std::uint8_t*>(found.dlfo_eh_frame);
   out->fp_trusted = g_mode.load(std::memory_order_relaxed) == UnwindMode::kFramePointers && !is_system_path(name);
   return true;
-}
-
-CodeRange trusted_executable() noexcept {
-  const std::uintptr_t lo = g_exe_lo.load(std::memory_order_relaxed);
-  return CodeRange{lo, g_exe_hi.load(std::memory_order_relaxed) - lo};
 }
 
 int walk_loaded_modules(int (*callback)(dl_phdr_info*, std::size_t, void*), void* data) noexcept {
