@@ -251,11 +251,15 @@ TEST(BlockStore, BlocksThatDieYoungNeverReachTheTable) {
   for (std::uint64_t k = 0; k < 2 * BlockStore::kSets; ++k) ASSERT_TRUE(store.erase(base + k, &out));
   EXPECT_EQ(store.size(), 0u);
   EXPECT_EQ(store.memory_bytes(), 0u);
-  // Past two a set, the oldest of the set moves on, to the table one step later.
-  for (std::uint64_t k = 0; k < 2 * BlockStore::kSets + 2; ++k) store.insert(base + k, make_meta(48, 1));
+  // Past two a set, the oldest of the set moves on to the queue, and to the table once kQueue
+  // more have left after it.
+  const std::uint64_t queued = 2 * BlockStore::kSets + BlockStore::kQueue;
+  for (std::uint64_t k = 0; k < queued; ++k) store.insert(base + k, make_meta(48, 1));
+  EXPECT_EQ(store.memory_bytes(), 0u) << "the queue holds every block that left its set";
+  store.insert(base + queued, make_meta(48, 1));
   EXPECT_GT(store.memory_bytes(), 0u);
-  EXPECT_EQ(store.size(), 2 * BlockStore::kSets + 2);
-  for (std::uint64_t k = 0; k < 2 * BlockStore::kSets + 2; ++k) {
+  EXPECT_EQ(store.size(), queued + 1);
+  for (std::uint64_t k = 0; k <= queued; ++k) {
     ASSERT_TRUE(store.erase(base + k, &out));
     EXPECT_EQ(key_addr(out.key), (base + k) << 4);
   }
